@@ -1,0 +1,1 @@
+//! coremq's thread-per-core runtime (MQTT-agnostic).

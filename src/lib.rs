@@ -1,0 +1,2 @@
+//! coremq: a thread-per-core io_uring MQTT broker.
+pub mod protocol;
