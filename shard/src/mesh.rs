@@ -1,0 +1,365 @@
+//! The mesh: typed, bounded, batched messages between shards.
+//!
+//! ```text
+//!  shard s (sender)                                  shard t (receiver)
+//!  send(t, m) ─► outbox[t]: Vec<M> ──flush──► lane(s,t): ArrayQueue<Vec<M>> ──recv──► Batch
+//!                (no synchronization)   one batch per      (bounded ring)    waker: AtomicWaker
+//!                                       target per turn
+//! ```
+//!
+//! * `send` never waits: it appends to a plain `Vec` owned by the sending shard, or hands the
+//!   message back as [`Full`] when the outbox is at capacity.
+//! * A flusher task per shard moves each non-empty outbox, whole, onto its lane as one batch,
+//!   once per wake-up (it yields first so that everything the current loop turn sends goes
+//!   in the same batch). When a lane ring is full the outbox keeps growing (and batches get
+//!   bigger) until the receiver frees a slot and wakes the flusher.
+//! * Order is preserved per (source, target): one producer (the source's flusher, or an
+//!   explicit `flush` on the same thread) and one consumer per FIFO lane.
+//! * A parked receiver is woken through its `AtomicWaker`, which glommio routes to the
+//!   right executor (its eventfd when that executor sleeps). See MESH.md for the numbers
+//!   behind this choice of transport.
+
+use std::cell::{Cell, RefCell};
+use std::ops::Deref;
+use std::rc::Rc;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+
+use atomic_waker::AtomicWaker;
+use crossbeam_queue::ArrayQueue;
+
+use crate::config::MeshConfig;
+use crate::error::Full;
+use crate::shutdown::ShutdownSignal;
+use crate::stats::ShardStats;
+
+/// Keeps per-shard atomics on their own cache lines (two lines: adjacent-line prefetch).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The ring from one shard to another. One per (source, target) pair, shared by the two.
+#[derive(Debug)]
+struct Lane<M> {
+    ring: ArrayQueue<Vec<M>>,
+    /// Set by the source when it found the ring full; the target clears it and wakes the
+    /// source's flusher after it pops.
+    sender_blocked: AtomicBool,
+}
+
+/// What all shards share: lanes and wake-up slots. One per runtime.
+#[derive(Debug)]
+pub(crate) struct MeshShared<M> {
+    shard_count: usize,
+    config: MeshConfig,
+    /// `lanes[source * shard_count + target]`.
+    lanes: Vec<Padded<Lane<M>>>,
+    /// Per target shard: its receiving task parks here.
+    inbox_wakers: Vec<Padded<AtomicWaker>>,
+    /// Per target shard: its receiving task is (about to be) parked. Senders read this
+    /// before touching the waker, so a busy receiver costs them a shared load, not a
+    /// read-modify-write on a line the receiver also writes.
+    inbox_parked: Vec<Padded<AtomicBool>>,
+    /// Per source shard: its flusher parks here.
+    flusher_wakers: Vec<Padded<AtomicWaker>>,
+    /// Per source shard: a target freed room in one of the source's full lanes.
+    lane_room: Vec<Padded<AtomicBool>>,
+}
+
+impl<M: Send> MeshShared<M> {
+    pub(crate) fn new(shard_count: usize, config: MeshConfig) -> Self {
+        let lanes = (0..shard_count * shard_count)
+            .map(|_| {
+                Padded(Lane {
+                    ring: ArrayQueue::new(config.ring_batches),
+                    sender_blocked: AtomicBool::new(false),
+                })
+            })
+            .collect();
+        let per_shard = || (0..shard_count).map(|_| Padded::default()).collect();
+        MeshShared {
+            shard_count,
+            config,
+            lanes,
+            inbox_wakers: per_shard(),
+            inbox_parked: (0..shard_count)
+                .map(|_| Padded(AtomicBool::new(false)))
+                .collect(),
+            flusher_wakers: per_shard(),
+            lane_room: (0..shard_count)
+                .map(|_| Padded(AtomicBool::new(false)))
+                .collect(),
+        }
+    }
+
+    fn lane(&self, source: usize, target: usize) -> &Lane<M> {
+        &self.lanes[source * self.shard_count + target]
+    }
+}
+
+/// Messages from one source shard, in the order it sent them.
+#[derive(Debug)]
+pub struct Batch<M> {
+    /// The sending shard.
+    pub source: usize,
+    /// The messages, oldest first.
+    pub msgs: Vec<M>,
+}
+
+/// This shard's end of the mesh. One per shard (clones share it; not `Send`).
+///
+/// Any task of the shard may [`send`](Self::send); exactly one task should
+/// [`recv`](Self::recv) (the wake-up slot holds one waiter).
+pub struct MeshHandle<M> {
+    inner: Rc<MeshLocal<M>>,
+}
+
+impl<M> Clone for MeshHandle<M> {
+    fn clone(&self) -> Self {
+        MeshHandle {
+            inner: Rc::clone(&self.inner),
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for MeshHandle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshHandle")
+            .field("shard_id", &self.inner.shard_id)
+            .finish_non_exhaustive()
+    }
+}
+
+struct MeshLocal<M> {
+    shard_id: usize,
+    shared: Arc<MeshShared<M>>,
+    /// Per target: messages not yet flushed. Only this shard touches them.
+    outboxes: Vec<RefCell<Vec<M>>>,
+    /// Some outbox went from empty to non-empty since the flusher last ran.
+    flush_pending: Cell<bool>,
+    /// Where the next `try_recv` starts scanning, so no source starves the others.
+    next_source: Cell<usize>,
+    stats: Arc<ShardStats>,
+    shutdown: ShutdownSignal,
+}
+
+impl<M: Send + 'static> MeshHandle<M> {
+    pub(crate) fn new(
+        shard_id: usize,
+        shared: Arc<MeshShared<M>>,
+        stats: Arc<ShardStats>,
+        shutdown: ShutdownSignal,
+    ) -> Self {
+        let outboxes = (0..shared.shard_count)
+            .map(|_| RefCell::new(Vec::new()))
+            .collect();
+        MeshHandle {
+            inner: Rc::new(MeshLocal {
+                shard_id,
+                shared,
+                outboxes,
+                flush_pending: Cell::new(false),
+                next_source: Cell::new(0),
+                stats,
+                shutdown,
+            }),
+        }
+    }
+
+    /// Number of shards (valid targets are `0..shard_count()`, this shard included).
+    pub fn shard_count(&self) -> usize {
+        self.inner.shared.shard_count
+    }
+
+    /// Appends `msg` to the outbox for `target`; it leaves with the next flush.
+    ///
+    /// Never waits. Returns the message as [`Full`] when the outbox holds
+    /// `outbox_capacity_msgs`. Sending to this shard itself works like any other target.
+    ///
+    /// # Panics
+    /// If `target >= shard_count()`.
+    pub fn send(&self, target: usize, msg: M) -> Result<(), Full<M>> {
+        let me = &*self.inner;
+        let mut outbox = me.outboxes[target].borrow_mut();
+        let len = outbox.len();
+        if len >= me.shared.config.outbox_capacity_msgs {
+            me.stats.mesh_full.incr();
+            return Err(Full(msg));
+        }
+        outbox.push(msg);
+        me.stats.mesh_sent_msgs.incr();
+        if len + 1 == me.shared.config.outbox_high_water_msgs {
+            me.stats.mesh_congested.incr();
+        }
+        if len == 0 && !me.flush_pending.replace(true) {
+            me.shared.flusher_wakers[me.shard_id].wake();
+        }
+        Ok(())
+    }
+
+    /// Whether the outbox for `target` is at or past its high-water mark: stop producing
+    /// messages for it (e.g. stop reading from publishing sockets) until this turns false.
+    pub fn is_congested(&self, target: usize) -> bool {
+        self.outbox_len(target) >= self.inner.shared.config.outbox_high_water_msgs
+    }
+
+    /// Whether any outbox of this shard is congested.
+    pub fn any_congested(&self) -> bool {
+        (0..self.shard_count()).any(|t| self.is_congested(t))
+    }
+
+    /// Messages waiting in the outbox for `target` (not yet on its lane).
+    pub fn outbox_len(&self, target: usize) -> usize {
+        self.inner.outboxes[target].borrow().len()
+    }
+
+    /// Pushes every non-empty outbox onto its lane now, one batch per target.
+    ///
+    /// The runtime's flusher does this once per loop turn on its own; call it to send a
+    /// batch right away. Returns whether every outbox is now empty (false: a lane was full,
+    /// its outbox stays and the flusher retries once the receiver makes room).
+    pub fn flush(&self) -> bool {
+        let mut all_sent = true;
+        for target in 0..self.shard_count() {
+            all_sent &= self.flush_target(target);
+        }
+        all_sent
+    }
+
+    fn flush_target(&self, target: usize) -> bool {
+        let me = &*self.inner;
+        let mut outbox = me.outboxes[target].borrow_mut();
+        if outbox.is_empty() {
+            return true;
+        }
+        let lane = me.shared.lane(me.shard_id, target);
+        let len = outbox.len();
+        let batch = std::mem::replace(&mut *outbox, Vec::with_capacity(len));
+        let batch = match lane.ring.push(batch) {
+            Ok(()) => return self.pushed(target),
+            Err(batch) => batch,
+        };
+        // The ring is full. Ask the target to wake us when it pops, then try once more in
+        // case it popped between our push and the flag (the fences pair with try_recv's).
+        lane.sender_blocked.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        match lane.ring.push(batch) {
+            Ok(()) => self.pushed(target),
+            Err(batch) => {
+                *outbox = batch;
+                me.stats.mesh_lane_full.incr();
+                false
+            }
+        }
+    }
+
+    fn pushed(&self, target: usize) -> bool {
+        let me = &*self.inner;
+        me.stats.mesh_sent_batches.incr();
+        // Pairs with the fence in `recv`: either we see the receiver parked, or it sees
+        // our batch when it checks the lanes again.
+        fence(Ordering::SeqCst);
+        if me.shared.inbox_parked[target].load(Ordering::Relaxed) {
+            me.shared.inbox_wakers[target].wake();
+        }
+        true
+    }
+
+    /// Takes the next batch from any source without waiting.
+    pub fn try_recv(&self) -> Option<Batch<M>> {
+        let me = &*self.inner;
+        let n = me.shared.shard_count;
+        let start = me.next_source.get();
+        for k in 0..n {
+            let source = (start + k) % n;
+            let lane = me.shared.lane(source, me.shard_id);
+            let Some(msgs) = lane.ring.pop() else {
+                continue;
+            };
+            me.next_source.set((source + 1) % n);
+            // Wake a blocked sender only once the ring is half empty: one wake-up per
+            // half ring instead of one per batch while the sender outruns us. We keep
+            // popping until every lane is empty, so this point is always reached.
+            fence(Ordering::SeqCst);
+            if lane.sender_blocked.load(Ordering::Relaxed)
+                && lane.ring.len() <= lane.ring.capacity() / 2
+                && lane.sender_blocked.swap(false, Ordering::Relaxed)
+            {
+                me.shared.lane_room[source].store(true, Ordering::Release);
+                me.shared.flusher_wakers[source].wake();
+            }
+            me.stats.mesh_received_batches.incr();
+            me.stats.mesh_received_msgs.add(msgs.len() as u64);
+            return Some(Batch { source, msgs });
+        }
+        None
+    }
+
+    /// Waits for the next batch from any source. Returns `None` once shutdown has begun and
+    /// no batch is waiting. Call from one task per shard.
+    pub async fn recv(&self) -> Option<Batch<M>> {
+        let me = &*self.inner;
+        let parked = &me.shared.inbox_parked[me.shard_id];
+        let batch = std::future::poll_fn(|cx| {
+            if let Some(batch) = self.try_recv() {
+                return Poll::Ready(Some(batch));
+            }
+            if me.shutdown.is_shutting_down() {
+                return Poll::Ready(None);
+            }
+            me.shared.inbox_wakers[me.shard_id].register(cx.waker());
+            parked.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            match self.try_recv() {
+                Some(batch) => Poll::Ready(Some(batch)),
+                None => Poll::Pending,
+            }
+        })
+        .await;
+        if parked.load(Ordering::Relaxed) {
+            parked.store(false, Ordering::Relaxed);
+        }
+        batch
+    }
+
+    /// Wakes this shard's receiving task (used when shutdown begins).
+    pub(crate) fn wake_receiver(&self) {
+        self.inner.shared.inbox_wakers[self.inner.shard_id].wake();
+    }
+
+    /// The flusher: one task per shard, spawned by the runtime. Runs until the shard stops.
+    pub(crate) async fn run_flusher(self) {
+        let me = &*self.inner;
+        let waker = &me.shared.flusher_wakers[me.shard_id];
+        let room = &me.shared.lane_room[me.shard_id];
+        loop {
+            std::future::poll_fn(|cx| {
+                let ready = |me: &MeshLocal<M>| {
+                    me.flush_pending.replace(false) | room.swap(false, Ordering::Acquire)
+                };
+                if ready(me) {
+                    return Poll::Ready(());
+                }
+                waker.register(cx.waker());
+                if ready(me) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            // Let the tasks already runnable in this turn add to the outboxes first, so they
+            // leave as one batch per target.
+            futures_lite::future::yield_now().await;
+            self.flush();
+        }
+    }
+}
