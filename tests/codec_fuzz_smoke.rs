@@ -146,8 +146,8 @@ fn seeds() -> Vec<(String, ProtocolVersion, Packet)> {
             vec![]
         };
         let packets = vec![
-            ("connect", Packet::Connect(connect)),
-            ("connack", Packet::ConnAck(connack)),
+            ("connect", Packet::Connect(Box::new(connect))),
+            ("connack", Packet::ConnAck(Box::new(connack))),
             ("publish_qos0", publish(QoS::AtMostOnce, v5)),
             ("publish_qos1", publish(QoS::AtLeastOnce, v5)),
             ("publish_qos2", publish(QoS::ExactlyOnce, v5)),

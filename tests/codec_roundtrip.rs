@@ -180,7 +180,7 @@ fn connect(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
                     None
                 };
                 let clean_start = clean || (!v5 && client_id.is_empty());
-                Packet::Connect(Connect {
+                Packet::Connect(Box::new(Connect {
                     protocol_version: version,
                     clean_start,
                     keep_alive_secs: keep_alive,
@@ -189,7 +189,7 @@ fn connect(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
                     will,
                     username,
                     password,
-                })
+                }))
             },
         )
 }
@@ -267,11 +267,11 @@ fn connack(version: ProtocolVersion) -> impl Strategy<Value = Packet> {
     let codes = if v5 { CONNACK_V5 } else { CONNACK_V3 };
     (any::<bool>(), reason_code(codes), connack_properties()).prop_map(
         move |(present, reason_code, properties)| {
-            Packet::ConnAck(ConnAck {
+            Packet::ConnAck(Box::new(ConnAck {
                 session_present: present && reason_code == ReasonCode::Success,
                 reason_code,
                 properties: if v5 { properties } else { Default::default() },
-            })
+            }))
         },
     )
 }

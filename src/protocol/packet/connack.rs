@@ -115,7 +115,7 @@ mod tests {
             assert_vector(
                 &[0x20, 0x02, 0x00, 0x00],
                 version,
-                &Packet::ConnAck(ConnAck::new(ReasonCode::Success)),
+                &Packet::ConnAck(Box::new(ConnAck::new(ReasonCode::Success))),
             );
             let present = ConnAck {
                 session_present: true,
@@ -124,7 +124,7 @@ mod tests {
             assert_vector(
                 &[0x20, 0x02, 0x01, 0x00],
                 version,
-                &Packet::ConnAck(present),
+                &Packet::ConnAck(Box::new(present)),
             );
             for (byte, code) in [
                 (1, ReasonCode::UnsupportedProtocolVersion),
@@ -136,12 +136,12 @@ mod tests {
                 assert_vector(
                     &[0x20, 0x02, 0x00, byte],
                     version,
-                    &Packet::ConnAck(ConnAck::new(code)),
+                    &Packet::ConnAck(Box::new(ConnAck::new(code))),
                 );
             }
         }
         // A 5.0-only failure is sent to a 3.x client as the nearest return code.
-        let banned = Packet::ConnAck(ConnAck::new(ReasonCode::Banned));
+        let banned = Packet::ConnAck(Box::new(ConnAck::new(ReasonCode::Banned)));
         assert_eq!(encode_one(&banned, V3_1_1), [0x20, 0x02, 0x00, 0x05]);
     }
 
@@ -168,11 +168,13 @@ mod tests {
             0x22, 0x00, 0x0A, // Topic Alias Maximum 10
             0x13, 0x00, 0x1E, // Server Keep Alive 30
         ];
-        assert_vector(&bytes, V5, &Packet::ConnAck(connack));
+        assert_vector(&bytes, V5, &Packet::ConnAck(Box::new(connack)));
         assert_vector(
             &[0x20, 0x03, 0x00, 0x84, 0x00],
             V5,
-            &Packet::ConnAck(ConnAck::new(ReasonCode::UnsupportedProtocolVersion)),
+            &Packet::ConnAck(Box::new(ConnAck::new(
+                ReasonCode::UnsupportedProtocolVersion,
+            ))),
         );
     }
 

@@ -303,7 +303,7 @@ mod tests {
         assert_vector(
             &bytes,
             V3_1_1,
-            &Packet::Connect(Connect::new(V3_1_1, s("a"), 60)),
+            &Packet::Connect(Box::new(Connect::new(V3_1_1, s("a"), 60))),
         );
         // Version comes from the packet, whatever the caller believed.
         assert!(decode_one(&bytes, None).is_ok());
@@ -337,7 +337,7 @@ mod tests {
             password: Some(Bytes::from_static(&[0x00, 0xFF])),
             ..Connect::new(V3_1, s("c"), 10)
         };
-        assert_vector(&bytes, V3_1, &Packet::Connect(connect));
+        assert_vector(&bytes, V3_1, &Packet::Connect(Box::new(connect)));
     }
 
     // MQTT 5.0 §3.1.2.11 CONNECT Properties and §3.1.3.2 Will Properties.
@@ -377,7 +377,7 @@ mod tests {
             }),
             ..Connect::new(V5, s(""), 0)
         };
-        assert_vector(&bytes, V5, &Packet::Connect(connect));
+        assert_vector(&bytes, V5, &Packet::Connect(Box::new(connect)));
     }
 
     // MQTT 5.0 §3.1.2.9: a password without a user name is allowed in 5.0 only.
@@ -393,7 +393,7 @@ mod tests {
             password: Some(Bytes::new()),
             ..Connect::new(V5, s(""), 0)
         };
-        assert_vector(&v5, V5, &Packet::Connect(expected));
+        assert_vector(&v5, V5, &Packet::Connect(Box::new(expected)));
         // MQTT 3.1.1 [MQTT-3.1.2-22].
         let v311 = [
             0x10, 0x0F, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x42, 0x00, 0x00, 0x00, 0x01,
@@ -495,7 +495,7 @@ mod tests {
     // Encoding refuses a version that differs from the CONNECT's own.
     #[test]
     fn encode_version_mismatch() {
-        let connect = Packet::Connect(Connect::new(V5, s("a"), 0));
+        let connect = Packet::Connect(Box::new(Connect::new(V5, s("a"), 0)));
         assert!(connect.encoded_len(V3_1_1).is_err());
     }
 }

@@ -37,9 +37,9 @@ use super::writer::{check_varint, put_varint, varint_len};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Packet {
     /// CONNECT (§3.1).
-    Connect(Connect),
+    Connect(Box<Connect>),
     /// CONNACK (§3.2).
-    ConnAck(ConnAck),
+    ConnAck(Box<ConnAck>),
     /// PUBLISH (§3.3).
     Publish(Publish),
     /// PUBACK (§3.4).
@@ -106,7 +106,7 @@ impl Packet {
         }
         let mut r = Reader::new(frame.slice(header.header_len..));
         let packet = match (header.packet_type, version) {
-            (PacketType::Connect, _) => Self::Connect(Connect::decode(&mut r)?),
+            (PacketType::Connect, _) => Self::Connect(Box::new(Connect::decode(&mut r)?)),
             (_, None) => {
                 return Err(DecodeError::ProtocolError("first packet is not CONNECT"));
             }
@@ -125,8 +125,8 @@ impl Packet {
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
         Ok(match packet_type {
-            PacketType::Connect => Self::Connect(Connect::decode(r)?),
-            PacketType::ConnAck => Self::ConnAck(ConnAck::decode(r, version)?),
+            PacketType::Connect => Self::Connect(Box::new(Connect::decode(r)?)),
+            PacketType::ConnAck => Self::ConnAck(Box::new(ConnAck::decode(r, version)?)),
             PacketType::Publish => Self::Publish(Publish::decode(flags, r, version)?),
             PacketType::PubAck => Self::PubAck(PublishAck::decode(r, version, allowed::PUBACK)?),
             PacketType::PubRec => Self::PubRec(PublishAck::decode(r, version, allowed::PUBACK)?),
