@@ -1,2 +1,9 @@
-//! coremq: a thread-per-core io_uring MQTT broker.
+//! coremq: a thread-per-core io_uring MQTT broker (MQTT 3.1, 3.1.1 and 5.0).
+//!
+//! * [`protocol`]: the MQTT codec, pure and sans-IO.
+//! * [`broker`]: connections, and later sessions and routing, on the `shard` runtime.
+//! * [`limits`]: every bound of the broker, in one place.
+
+pub mod broker;
+pub mod limits;
 pub mod protocol;

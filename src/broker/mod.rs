@@ -1,0 +1,7 @@
+//! The broker on top of the codec and the shard runtime. Today: the connection driver
+//! (read loop over the shard's scratch, decode, answer) and its pure decision half.
+
+pub mod connection;
+pub mod handshake;
+pub mod read_buffer;
+pub mod shard_main;

@@ -1,0 +1,126 @@
+//! MQTT CONNECT handling of the real binary over real sockets, exact bytes in and out.
+//! Until sessions exist the broker refuses every CONNECT with Server unavailable; these
+//! tests pin the exact answers and that bad input closes only its own connection.
+
+mod support;
+
+use support::{exchange, Broker};
+
+/// MQTT 3.1.1 §3.1: CONNECT, clean session, keep alive 60, client id "c".
+const CONNECT_V311: &[u8] = &[
+    0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x01, b'c',
+];
+/// MQTT 3.1 §3.1: protocol name MQIsdp, level 3, client id "c".
+const CONNECT_V31: &[u8] = &[
+    0x10, 0x0F, 0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03, 0x02, 0x00, 0x3C, 0x00, 0x01,
+    b'c',
+];
+/// MQTT 5.0 §3.1: CONNECT, clean start, no properties, client id "c".
+const CONNECT_V5: &[u8] = &[
+    0x10, 0x0E, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C, 0x00, 0x00, 0x01, b'c',
+];
+
+#[test]
+fn v311_connect_is_refused_with_return_code_3() {
+    let broker = Broker::start(&["--shards", "2"]);
+    // MQTT 3.1.1 §3.2.2.3: 0x03 Connection Refused, Server unavailable.
+    assert_eq!(
+        exchange(&mut broker.connect(), CONNECT_V311),
+        [0x20, 0x02, 0x00, 0x03]
+    );
+}
+
+#[test]
+fn v31_connect_is_refused_with_return_code_3() {
+    let broker = Broker::start(&["--shards", "2"]);
+    assert_eq!(
+        exchange(&mut broker.connect(), CONNECT_V31),
+        [0x20, 0x02, 0x00, 0x03]
+    );
+}
+
+#[test]
+fn v5_connect_is_refused_with_0x88_and_a_reason_string() {
+    let broker = Broker::start(&["--shards", "2"]);
+    let answer = exchange(&mut broker.connect(), CONNECT_V5);
+    let reason = b"coremq: publish/subscribe is not implemented yet";
+    // MQTT 5.0 §3.2: CONNACK, flags 0, 0x88 Server unavailable, properties: 0x1F Reason String.
+    let mut expected = vec![
+        0x20,
+        (6 + reason.len()) as u8,
+        0x00,
+        0x88,
+        (3 + reason.len()) as u8,
+    ];
+    expected.extend_from_slice(&[0x1F, 0x00, reason.len() as u8]);
+    expected.extend_from_slice(reason);
+    assert_eq!(answer, expected);
+}
+
+#[test]
+fn unsupported_protocol_level_gets_0x01_and_close() {
+    let broker = Broker::start(&[]);
+    let mut connect = CONNECT_V311.to_vec();
+    connect[8] = 0x07;
+    // MQTT 3.1.1 §3.1.2.2 [MQTT-3.1.2-2]: CONNACK 0x01 unacceptable protocol level.
+    assert_eq!(
+        exchange(&mut broker.connect(), &connect),
+        [0x20, 0x02, 0x00, 0x01]
+    );
+}
+
+#[test]
+fn first_packet_not_connect_closes_without_answer() {
+    let broker = Broker::start(&[]);
+    // [MQTT-3.1.0-1]: PUBLISH "a" "hi" as the first packet.
+    assert_eq!(
+        exchange(
+            &mut broker.connect(),
+            &[0x30, 0x05, 0x00, 0x01, b'a', b'h', b'i']
+        ),
+        []
+    );
+    assert!(
+        broker.log_contains("first packet is not CONNECT"),
+        "log:\n{}",
+        broker.log()
+    );
+}
+
+#[test]
+fn oversize_packet_is_refused_from_its_header() {
+    let broker = Broker::start(&["--max-packet-size", "1024"]);
+    // A v5 CONNECT claiming 2 MiB is refused before its body arrives: MQTT 5.0 §3.2.2.2
+    // CONNACK 0x95 Packet too large, no properties.
+    let header = [
+        0x10, 0x80, 0x80, 0x80, 0x01, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05,
+    ];
+    assert_eq!(
+        exchange(&mut broker.connect(), &header),
+        [0x20, 0x03, 0x00, 0x95, 0x00]
+    );
+}
+
+#[test]
+fn malformed_connect_on_one_connection_leaves_another_untouched() {
+    let broker = Broker::start(&["--shards", "2"]);
+    let mut healthy = broker.connect();
+    // The healthy client sends half of its CONNECT, then another client misbehaves.
+    std::io::Write::write_all(&mut healthy, &CONNECT_V311[..7]).unwrap();
+    let mut bad = CONNECT_V311.to_vec();
+    bad[9] |= 0x01; // reserved CONNECT flag [MQTT-3.1.2-3]
+    assert_eq!(exchange(&mut broker.connect(), &bad), []);
+    // The first client's CONNECT completes and gets its answer.
+    assert_eq!(
+        exchange(&mut healthy, &CONNECT_V311[7..]),
+        [0x20, 0x02, 0x00, 0x03]
+    );
+}
+
+#[test]
+fn sigterm_stops_the_broker_with_status_0() {
+    let broker = Broker::start(&["--shards", "2"]);
+    let _idle = broker.connect();
+    let status = broker.stop_with(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0));
+}
