@@ -116,10 +116,15 @@ pub(crate) fn classify_executor_error(shard: usize, err: glommio::GlommioError<(
     let detail = err.to_string();
     let io_uring = match &err {
         GlommioError::ReactorError(ReactorErrorKind::MemLockLimit(..)) => true,
-        GlommioError::IoError(e) | GlommioError::EnhancedIoError { source: e, .. } => matches!(
-            e.raw_os_error(),
-            Some(libc::ENOMEM | libc::EPERM | libc::ENOSYS | libc::EACCES)
-        ),
+        GlommioError::IoError(e) | GlommioError::EnhancedIoError { source: e, .. } => {
+            matches!(
+                e.raw_os_error(),
+                Some(libc::ENOMEM | libc::EPERM | libc::ENOSYS | libc::EACCES)
+            )
+            // glommio 0.9 checks RLIMIT_MEMLOCK itself and wraps its MemLockLimit in an
+            // io::Error without an OS error code; the text is all there is to match.
+            || detail.contains("MemLockLimit")
+        }
         _ => false,
     };
     if io_uring {
