@@ -5,5 +5,6 @@
 //! * [`limits`]: every bound of the broker, in one place.
 
 pub mod broker;
+pub mod config;
 pub mod limits;
 pub mod protocol;

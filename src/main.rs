@@ -1,24 +1,31 @@
 //! The coremq broker binary: command line, logging, start-up, clean shutdown.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use coremq::broker::connection::ConnectionSettings;
 use coremq::broker::shard_main::{shard_main, MeshMessage};
-use coremq::limits::{CONNECT_TIMEOUT_SECS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT};
+use coremq::config::{is_valid_log_filter, Config, Listener};
 use shard::{ListenerConfig, Runtime, RuntimeConfig, ShardContext, ShutdownSignals};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// coremq: a thread-per-core io_uring MQTT broker (MQTT 3.1, 3.1.1, 5.0).
+///
+/// Without --config it runs the embedded default: MQTT on 0.0.0.0:1883 and [::]:1883, one
+/// shard per core. Flags override the file.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Address to accept MQTT connections on; repeat for several.
-    /// Default: 0.0.0.0:1883 and [::]:1883.
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Address to accept MQTT connections on; repeat for several. Replaces the
+    /// configured listeners.
     #[arg(long = "listen", value_name = "HOST:PORT")]
     listen: Vec<SocketAddr>,
 
@@ -26,53 +33,113 @@ struct Args {
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
 
-    /// Log filter: error, warn, info, debug, trace, or a tracing directive list.
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    log_level: String,
+    /// Log filter: error, warn, info, debug or trace, or directives like "info,coremq=debug".
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
 
     /// Largest packet accepted from a client, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = MAX_PACKET_SIZE_BYTES_DEFAULT)]
-    max_packet_size: u32,
+    #[arg(long, value_name = "BYTES")]
+    max_packet_size: Option<u32>,
+}
+
+/// stderr for the log, where a failed write drops the line: a broker whose stderr was
+/// closed keeps serving (tracing-subscriber would otherwise report the failure with
+/// `eprintln!`, which panics on the same closed stderr).
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// The configuration file (or the embedded default) with the flags applied.
+fn configure(args: Args) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if !args.listen.is_empty() {
+        config.listeners = args
+            .listen
+            .into_iter()
+            .map(|address| Listener {
+                address,
+                backlog: None,
+            })
+            .collect();
+    }
+    if let Some(shards) = args.shards {
+        if !(1..=shard::limits::SHARD_COUNT_MAX).contains(&shards) {
+            return Err(format!(
+                "--shards {shards} is out of range; use 1..={}",
+                shard::limits::SHARD_COUNT_MAX
+            ));
+        }
+        config.shards = Some(shards);
+    }
+    if let Some(level) = args.log_level {
+        if !is_valid_log_filter(&level) {
+            return Err(format!(
+                "--log-level {level:?} is not valid; use error, warn, info, debug or trace, \
+                 or directives like \"info,coremq=debug\""
+            ));
+        }
+        config.log_level = level;
+    }
+    if let Some(size) = args.max_packet_size {
+        if size < 2 {
+            return Err(format!(
+                "--max-packet-size {size} is too small; use 2 or more"
+            ));
+        }
+        config.max_packet_size_bytes = size;
+    }
+    Ok(config)
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log_level) {
-        Ok(filter) => filter,
+    let config = match configure(Args::parse()) {
+        Ok(config) => config,
         Err(e) => {
-            eprintln!(
-                "coremq: --log-level {:?} is not a valid filter: {e}",
-                args.log_level
-            );
+            eprintln!("coremq: {e}");
             return ExitCode::from(2);
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
+        .with_writer(|| LossyStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let listen = if args.listen.is_empty() {
-        vec![
-            "0.0.0.0:1883".parse().expect("literal address"),
-            "[::]:1883".parse().expect("literal address"),
-        ]
-    } else {
-        args.listen
-    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let shard_count = args.shards.unwrap_or(cores);
-    let config = RuntimeConfig {
+    let shard_count = config.shards.unwrap_or(cores);
+    let runtime_config = RuntimeConfig {
         shard_count,
         // Pinning more shards than cores would fail; run them unpinned instead.
         pin_cores: shard_count <= cores,
-        listeners: listen.into_iter().map(ListenerConfig::new).collect(),
+        listeners: config
+            .listeners
+            .iter()
+            .map(|l| {
+                let mut listener = ListenerConfig::new(l.address);
+                if let Some(backlog) = l.backlog {
+                    listener.backlog = backlog;
+                }
+                listener
+            })
+            .collect(),
         ..RuntimeConfig::default()
     };
     let settings = ConnectionSettings {
-        max_packet_size_bytes: args.max_packet_size,
-        connect_timeout: Duration::from_secs(CONNECT_TIMEOUT_SECS_DEFAULT),
+        max_packet_size_bytes: config.max_packet_size_bytes,
+        connect_timeout: config.connect_timeout,
     };
     // Before the shards start, so that a SIGTERM during start-up still drains cleanly.
     let signals = match ShutdownSignals::install() {
@@ -82,7 +149,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match Runtime::start(config, move |ctx: ShardContext<MeshMessage>| {
+    let runtime = match Runtime::start(runtime_config, move |ctx: ShardContext<MeshMessage>| {
         shard_main(ctx, settings.clone())
     }) {
         Ok(runtime) => runtime,

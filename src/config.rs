@@ -1,0 +1,336 @@
+//! The broker's configuration: an embedded default, a TOML file (`--config FILE`), and
+//! command-line flags over both. A bad value is refused at start with the file, the line
+//! and what would be valid. Read once, on the main thread, before any shard starts.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::{Range, RangeInclusive};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::limits::{CONNECT_TIMEOUT_SECS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT};
+
+/// Shards one process may run (`shard::limits::SHARD_COUNT_MAX`).
+const SHARDS_VALID: RangeInclusive<usize> = 1..=shard::limits::SHARD_COUNT_MAX;
+/// MQTT's largest packet: 268,435,455 bytes of body plus a 5-byte fixed header; the
+/// smallest useful limit fits a PINGREQ.
+const MAX_PACKET_SIZE_BYTES_VALID: RangeInclusive<u32> = 2..=268_435_460;
+const CONNECT_TIMEOUT_SECS_VALID: RangeInclusive<u64> = 1..=3600;
+const BACKLOG_VALID: RangeInclusive<u32> = 1..=shard::limits::LISTEN_BACKLOG_MAX;
+const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+/// The configuration the broker runs with, after defaults, file and flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where MQTT clients connect.
+    pub listeners: Vec<Listener>,
+    /// Shards to run; `None`: one per available core.
+    pub shards: Option<usize>,
+    /// `tracing` filter for the log on stderr.
+    pub log_level: String,
+    /// Largest packet accepted from a client, bytes, fixed header included.
+    pub max_packet_size_bytes: u32,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
+}
+
+/// One MQTT listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listener {
+    /// Address to bind; port 0 picks a free port.
+    pub address: SocketAddr,
+    /// `listen(2)` backlog per shard; `None`: the runtime's default.
+    pub backlog: Option<u32>,
+}
+
+impl Default for Config {
+    /// The embedded default: MQTT on 0.0.0.0:1883 and [::]:1883, one shard per core.
+    fn default() -> Self {
+        Config {
+            listeners: ["0.0.0.0:1883", "[::]:1883"]
+                .iter()
+                .map(|a| Listener {
+                    address: a.parse().expect("literal address"),
+                    backlog: None,
+                })
+                .collect(),
+            shards: None,
+            log_level: "info".to_string(),
+            max_packet_size_bytes: MAX_PACKET_SIZE_BYTES_DEFAULT,
+            connect_timeout: Duration::from_secs(CONNECT_TIMEOUT_SECS_DEFAULT),
+        }
+    }
+}
+
+/// A configuration file that cannot be used: where, and what would be valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column of the offending value, when known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: ", self.path.display())?,
+            None => write!(f, "{}: ", self.path.display())?,
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The file as written. Every field is optional: the embedded default fills the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    shards: Option<Spanned<usize>>,
+    log_level: Option<Spanned<String>>,
+    #[serde(default, rename = "listener")]
+    listeners: Vec<FileListener>,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileListener {
+    address: Spanned<String>,
+    backlog: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_packet_size_bytes: Option<Spanned<u32>>,
+    connect_timeout_secs: Option<Spanned<u64>>,
+}
+
+impl Config {
+    /// Reads `path` over the embedded default.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            position: None,
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses `text` (the contents of `path`) over the embedded default.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let error = |span: Option<Range<usize>>, message: String| ConfigError {
+            path: path.to_path_buf(),
+            position: span.map(|s| line_column(text, s.start)),
+            message,
+        };
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim_end().replace('\n', "; ");
+            error(e.span(), format!("{message} (see docs/configuration.md)"))
+        })?;
+
+        let mut config = Config::default();
+        if let Some(shards) = file.shards {
+            let n = *shards.get_ref();
+            if !SHARDS_VALID.contains(&n) {
+                return Err(error(
+                    Some(shards.span()),
+                    format!("shards = {n} is out of range; use {SHARDS_VALID:?}, or leave it out for one per core"),
+                ));
+            }
+            config.shards = Some(n);
+        }
+        if let Some(level) = file.log_level {
+            let value = level.get_ref();
+            if !is_valid_log_filter(value) {
+                return Err(error(
+                    Some(level.span()),
+                    format!("log_level = {value:?} is not a valid filter; use one of {LOG_LEVELS:?} or a tracing directive such as \"info,coremq=debug\""),
+                ));
+            }
+            config.log_level = level.into_inner();
+        }
+        if !file.listeners.is_empty() {
+            config.listeners = file
+                .listeners
+                .into_iter()
+                .map(|l| {
+                    let address = l.address.get_ref().parse().map_err(|_| {
+                        error(
+                            Some(l.address.span()),
+                            format!(
+                                "address = {:?} is not an IP address and port; write \"0.0.0.0:1883\" or \"[::1]:1883\"",
+                                l.address.get_ref()
+                            ),
+                        )
+                    })?;
+                    let backlog = match l.backlog {
+                        Some(b) if !BACKLOG_VALID.contains(b.get_ref()) => {
+                            return Err(error(
+                                Some(b.span()),
+                                format!("backlog = {} is out of range; use {BACKLOG_VALID:?}", b.get_ref()),
+                            ))
+                        }
+                        b => b.map(Spanned::into_inner),
+                    };
+                    Ok(Listener { address, backlog })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(size) = file.limits.max_packet_size_bytes {
+            if !MAX_PACKET_SIZE_BYTES_VALID.contains(size.get_ref()) {
+                return Err(error(
+                    Some(size.span()),
+                    format!("max_packet_size_bytes = {} is out of range; use {MAX_PACKET_SIZE_BYTES_VALID:?} (MQTT's largest packet is 268435460 bytes)", size.get_ref()),
+                ));
+            }
+            config.max_packet_size_bytes = size.into_inner();
+        }
+        if let Some(secs) = file.limits.connect_timeout_secs {
+            if !CONNECT_TIMEOUT_SECS_VALID.contains(secs.get_ref()) {
+                return Err(error(
+                    Some(secs.span()),
+                    format!("connect_timeout_secs = {} is out of range; use {CONNECT_TIMEOUT_SECS_VALID:?}", secs.get_ref()),
+                ));
+            }
+            config.connect_timeout = Duration::from_secs(secs.into_inner());
+        }
+        Ok(config)
+    }
+}
+
+/// Whether `filter` is a log level, or comma-separated `target=level` directives with at
+/// most one bare level. Stricter than `tracing`'s own parser, which reads a misspelt level
+/// such as `inof` as a target name and then logs nothing.
+pub fn is_valid_log_filter(filter: &str) -> bool {
+    let mut bare_levels = 0;
+    !filter.trim().is_empty()
+        && filter
+            .split(',')
+            .all(|directive| match directive.trim().split_once('=') {
+                None => {
+                    bare_levels += 1;
+                    LOG_LEVELS.contains(&directive.trim())
+                }
+                Some((target, level)) => {
+                    !target.trim().is_empty()
+                        && !target.contains(char::is_whitespace)
+                        && LOG_LEVELS.contains(&level.trim())
+                }
+            })
+        && bare_levels <= 1
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("coremq.toml"), text)
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).expect_err("must be refused").to_string()
+    }
+
+    #[test]
+    fn empty_file_is_the_embedded_default() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let config = parse(
+            "shards = 3\nlog_level = \"debug\"\n\n[[listener]]\naddress = \"127.0.0.1:1884\"\nbacklog = 128\n\n[limits]\nmax_packet_size_bytes = 4096\nconnect_timeout_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(config.shards, Some(3));
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(
+            config.listeners,
+            [Listener {
+                address: "127.0.0.1:1884".parse().unwrap(),
+                backlog: Some(128)
+            }]
+        );
+        assert_eq!(config.max_packet_size_bytes, 4096);
+        assert_eq!(config.connect_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn out_of_range_value_names_file_line_and_range() {
+        let e = error_of("log_level = \"info\"\n[limits]\nmax_packet_size_bytes = 1\n");
+        assert!(
+            e.starts_with(
+                "coremq.toml:3:25: max_packet_size_bytes = 1 is out of range; use 2..=268435460"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_address_says_what_to_write() {
+        let e = error_of("[[listener]]\naddress = \"localhost\"\n");
+        assert!(
+            e.starts_with("coremq.toml:2:11: address = \"localhost\""),
+            "{e}"
+        );
+        assert!(e.contains("\"0.0.0.0:1883\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let e = error_of("shards = 2\nshard_count = 2\n");
+        assert!(e.starts_with("coremq.toml:2:1: "), "{e}");
+        assert!(e.contains("shard_count"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_refused_with_its_line() {
+        let e = error_of("\nshards = \"two\"\n");
+        assert!(e.starts_with("coremq.toml:2:10: "), "{e}");
+    }
+
+    #[test]
+    fn zero_shards_is_refused() {
+        let e = error_of("shards = 0\n");
+        assert!(e.contains("shards = 0 is out of range"), "{e}");
+    }
+
+    #[test]
+    fn bad_log_level_lists_the_levels() {
+        let e = error_of("log_level = \"inof\"\n");
+        assert!(e.contains("\"error\", \"warn\", \"info\""), "{e}");
+    }
+
+    #[test]
+    fn log_filters() {
+        for good in [
+            "info",
+            "debug",
+            "warn,coremq=debug",
+            "coremq::broker=trace,shard=info",
+        ] {
+            assert!(is_valid_log_filter(good), "{good}");
+        }
+        for bad in ["", "inof", "loud=", "coremq=loud", "info,debug", "a b=info"] {
+            assert!(!is_valid_log_filter(bad), "{bad}");
+        }
+    }
+}
