@@ -3,5 +3,6 @@
 
 pub mod connection;
 pub mod handshake;
+pub mod index;
 pub mod read_buffer;
 pub mod shard_main;
