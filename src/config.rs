@@ -47,7 +47,7 @@ pub struct Listener {
 }
 
 impl Default for Config {
-    /// The embedded default: MQTT on 0.0.0.0:1883 and [::]:1883, one shard per core.
+    /// The embedded default: MQTT on `0.0.0.0:1883` and `[::]:1883`, one shard per core.
     fn default() -> Self {
         Config {
             listeners: ["0.0.0.0:1883", "[::]:1883"]

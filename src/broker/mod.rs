@@ -5,4 +5,5 @@ pub mod connection;
 pub mod handshake;
 pub mod index;
 pub mod read_buffer;
+pub mod session;
 pub mod shard_main;
