@@ -124,3 +124,23 @@ fn sigterm_stops_the_broker_with_status_0() {
     let status = broker.stop_with(libc::SIGTERM);
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn silent_connection_is_closed_after_the_connect_timeout() {
+    let dir = std::env::temp_dir().join(format!("coremq-01-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("coremq.toml");
+    std::fs::write(&config, "[limits]\nconnect_timeout_secs = 1\n").unwrap();
+    let broker = Broker::start(&["--config", config.to_str().unwrap(), "--shards", "2"]);
+    // MQTT 3.1.1 §3.1.4 / 5.0 §4.8: no CONNECT in time -> closed without an answer.
+    let mut silent = broker.connect();
+    let mut answer = Vec::new();
+    std::io::Read::read_to_end(&mut silent, &mut answer).expect("closed by the broker");
+    assert_eq!(answer, []);
+    assert!(
+        broker.log_contains("no CONNECT within 1s"),
+        "log:\n{}",
+        broker.log()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

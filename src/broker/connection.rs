@@ -13,7 +13,9 @@ use bytes::BytesMut;
 use futures_lite::future::poll_fn;
 use futures_lite::{AsyncRead, AsyncWriteExt};
 use shard::glommio::net::TcpStream;
+use shard::ShardTimers;
 
+use super::connections::{CloseRequest, ConnectionTable};
 use super::handshake::{Action, Handshake};
 use super::read_buffer::{ReadScratch, ReadTail};
 use crate::protocol::{check, encode, Packet, Status};
@@ -27,56 +29,105 @@ pub struct ConnectionSettings {
     pub connect_timeout: Duration,
 }
 
+/// A deadline in the shard's timer wheel: which connection, and what to ask of it.
+pub type ConnectionDeadline = (super::connections::ConnectionId, CloseRequest);
+
+/// What the connections of one shard share. One per shard.
+pub struct ShardConnections {
+    /// Where every read on the shard lands.
+    pub scratch: RefCell<ReadScratch>,
+    /// The live connections, so deadlines can reach them.
+    pub table: RefCell<ConnectionTable>,
+    /// The shard's wheel of connection deadlines (CONNECT timeout; keep-alive later).
+    pub timers: ShardTimers<ConnectionDeadline>,
+}
+
+impl ShardConnections {
+    /// Drives the deadlines until shutdown: each one that fires asks its connection to
+    /// close. Run as one task per shard.
+    pub async fn run_deadlines(&self) {
+        let mut due = Vec::new();
+        while self.timers.expired(&mut due).await {
+            let table = self.table.borrow();
+            for (id, request) in due.drain(..) {
+                if let Some(control) = table.get(id) {
+                    control.request_close(request);
+                }
+            }
+        }
+    }
+}
+
+/// What one read produced.
+enum Readable {
+    Bytes(BytesMut),
+    Closed(CloseRequest),
+}
+
 /// Serves one connection until it closes. Never panics on network input: every bad
 /// packet becomes an [`Action::Close`] with the reason code the spec requires.
 pub async fn serve(
     mut stream: TcpStream,
     peer: Option<SocketAddr>,
-    scratch: Rc<RefCell<ReadScratch>>,
+    shard: Rc<ShardConnections>,
     settings: ConnectionSettings,
 ) {
+    let (id, control) = shard.table.borrow_mut().insert();
+    let connect_deadline = shard
+        .timers
+        .insert_after(settings.connect_timeout, (id, CloseRequest::ConnectTimeout));
     let mut handshake = Handshake::default();
     let mut tail = ReadTail::default();
     let mut actions = Vec::new();
     let mut out = BytesMut::new();
-    // Until CONNECT arrives, a read that waits longer than this fails and closes.
-    // TODO(broker): move to the shard's timer wheel with keep-alive.
-    if let Err(e) = stream.set_read_timeout(Some(settings.connect_timeout)) {
-        tracing::warn!(?peer, "cannot set CONNECT timeout: {e}");
-    }
     loop {
         // The scratch is borrowed only while a read completes synchronously: glommio's
         // read tries a non-blocking recv first and keeps no buffer while it waits.
         let read = poll_fn(|cx| {
-            let mut scratch = scratch.borrow_mut();
+            if let Poll::Ready(request) = control.poll_close(cx) {
+                return Poll::Ready(Ok(Readable::Closed(request)));
+            }
+            let mut scratch = shard.scratch.borrow_mut();
             match Pin::new(&mut stream).poll_read(cx, scratch.space()) {
-                Poll::Ready(Ok(n)) => Poll::Ready(Ok(scratch.take(n))),
+                Poll::Ready(Ok(n)) => Poll::Ready(Ok(Readable::Bytes(scratch.take(n)))),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             }
         })
         .await;
         let fresh = match read {
-            Ok(fresh) if fresh.is_empty() => {
+            Ok(Readable::Bytes(fresh)) if fresh.is_empty() => {
                 tracing::debug!(?peer, "peer closed the connection");
-                return;
+                break;
             }
-            Ok(fresh) => fresh,
+            Ok(Readable::Bytes(fresh)) => fresh,
+            Ok(Readable::Closed(CloseRequest::ConnectTimeout)) => {
+                // MQTT 3.1.1 §3.1.4, MQTT 5.0 §3.1.4: close without an answer.
+                tracing::info!(
+                    ?peer,
+                    "closing connection: no CONNECT within {:?}",
+                    settings.connect_timeout
+                );
+                break;
+            }
             Err(e) => {
                 tracing::debug!(?peer, "read failed: {e}");
-                return;
+                break;
             }
         };
         let mut buf = tail.join(fresh);
+        let before_connect = handshake.version().is_none();
         decode_frames(&mut buf, &mut handshake, &settings, &mut actions);
         tail.keep(buf);
-        if handshake.version().is_some() {
-            let _ = stream.set_read_timeout(None);
+        if before_connect && handshake.version().is_some() {
+            shard.timers.cancel(connect_deadline);
         }
         if !carry_out(&mut stream, peer, &mut actions, &mut out).await {
-            return;
+            break;
         }
     }
+    shard.timers.cancel(connect_deadline);
+    shard.table.borrow_mut().remove(id);
 }
 
 /// Decodes every whole frame in `buf`, stopping at the first that asks to close.

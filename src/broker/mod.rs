@@ -2,6 +2,7 @@
 //! (read loop over the shard's scratch, decode, answer) and its pure decision half.
 
 pub mod connection;
+pub mod connections;
 pub mod handshake;
 pub mod index;
 pub mod read_buffer;
