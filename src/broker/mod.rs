@@ -6,5 +6,6 @@ pub mod connections;
 pub mod handshake;
 pub mod index;
 pub mod read_buffer;
+pub mod retained;
 pub mod session;
 pub mod shard_main;
