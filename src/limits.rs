@@ -14,5 +14,16 @@ pub const READ_SCRATCH_FREE_MIN_BYTES: usize = 4 << 10;
 /// Seconds a new connection has to send CONNECT before it is closed.
 pub const CONNECT_TIMEOUT_SECS_DEFAULT: u64 = 10;
 
+/// Bytes waiting to be written to one connection past which new QoS 0 messages for it are
+/// dropped (and counted): a slow subscriber cannot make the broker buffer without bound.
+pub const OUTBOUND_QOS0_BYTES_MAX: usize = 1 << 20;
+
+/// Seconds of session expiry for a 3.x client with Clean Session 0. MQTT 3.1.1 keeps such a
+/// session until the client cleans it; so do we (Mosquitto's default, no expiry).
+pub const SESSION_EXPIRY_SECS_V3_PERSISTENT: u32 = u32::MAX;
+
+/// Longest client identifier MQTT 3.1 allows ([MQTT 3.1 §3.1]).
+pub const CLIENT_ID_CHARS_MAX_V3_1: usize = 23;
+
 const _: () = assert!(READ_SCRATCH_FREE_MIN_BYTES < READ_SCRATCH_BYTES);
 const _: () = assert!(MAX_PACKET_SIZE_BYTES_DEFAULT as usize <= 268_435_455 + 5);

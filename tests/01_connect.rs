@@ -1,10 +1,20 @@
-//! MQTT CONNECT handling of the real binary over real sockets, exact bytes in and out.
-//! Until sessions exist the broker refuses every CONNECT with Server unavailable; these
-//! tests pin the exact answers and that bad input closes only its own connection.
+//! MQTT CONNECT handling of the real binary over real sockets, exact bytes in and out:
+//! the CONNACK of each protocol version, the refusals, and that bad input closes only its
+//! own connection.
 
 mod support;
 
+use std::io::{Read, Write};
+
 use support::{exchange, Broker};
+
+/// Sends `request` and reads exactly `n` bytes of answer.
+fn answer(stream: &mut std::net::TcpStream, request: &[u8], n: usize) -> Vec<u8> {
+    stream.write_all(request).expect("send");
+    let mut answer = vec![0; n];
+    stream.read_exact(&mut answer).expect("answer");
+    answer
+}
 
 /// MQTT 3.1.1 §3.1: CONNECT, clean session, keep alive 60, client id "c".
 const CONNECT_V311: &[u8] = &[
@@ -21,40 +31,57 @@ const CONNECT_V5: &[u8] = &[
 ];
 
 #[test]
-fn v311_connect_is_refused_with_return_code_3() {
+fn v311_connect_is_accepted() {
     let broker = Broker::start(&["--shards", "2"]);
-    // MQTT 3.1.1 §3.2.2.3: 0x03 Connection Refused, Server unavailable.
+    // MQTT 3.1.1 §3.2: CONNACK, no session present, 0x00 Connection Accepted.
     assert_eq!(
-        exchange(&mut broker.connect(), CONNECT_V311),
-        [0x20, 0x02, 0x00, 0x03]
+        answer(&mut broker.connect(), CONNECT_V311, 4),
+        [0x20, 0x02, 0x00, 0x00]
     );
 }
 
 #[test]
-fn v31_connect_is_refused_with_return_code_3() {
+fn v31_connect_is_accepted() {
     let broker = Broker::start(&["--shards", "2"]);
     assert_eq!(
-        exchange(&mut broker.connect(), CONNECT_V31),
-        [0x20, 0x02, 0x00, 0x03]
+        answer(&mut broker.connect(), CONNECT_V31, 4),
+        [0x20, 0x02, 0x00, 0x00]
     );
 }
 
 #[test]
-fn v5_connect_is_refused_with_0x88_and_a_reason_string() {
+fn v5_connack_advertises_receive_maximum_and_maximum_packet_size() {
     let broker = Broker::start(&["--shards", "2"]);
-    let answer = exchange(&mut broker.connect(), CONNECT_V5);
-    let reason = b"coremq: publish/subscribe is not implemented yet";
-    // MQTT 5.0 §3.2: CONNACK, flags 0, 0x88 Server unavailable, properties: 0x1F Reason String.
-    let mut expected = vec![
-        0x20,
-        (6 + reason.len()) as u8,
-        0x00,
-        0x88,
-        (3 + reason.len()) as u8,
+    // MQTT 5.0 §3.2.2.3: properties 0x21 Receive Maximum 32, 0x27 Maximum Packet Size
+    // 1048576 (the defaults).
+    let expected = [
+        0x20, 0x0B, 0x00, 0x00, 0x08, 0x21, 0x00, 0x20, 0x27, 0x00, 0x10, 0x00, 0x00,
     ];
-    expected.extend_from_slice(&[0x1F, 0x00, reason.len() as u8]);
-    expected.extend_from_slice(reason);
-    assert_eq!(answer, expected);
+    assert_eq!(
+        answer(&mut broker.connect(), CONNECT_V5, expected.len()),
+        expected
+    );
+}
+
+#[test]
+fn v5_empty_client_id_is_assigned_one() {
+    let broker = Broker::start(&["--shards", "2"]);
+    // MQTT 5.0 §3.1.3.1: an empty Client Identifier gets 0x12 Assigned Client Identifier.
+    let connect = [
+        0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C, 0x00, 0x00, 0x00,
+    ];
+    let mut stream = broker.connect();
+    let head = answer(&mut stream, &connect, 2);
+    assert_eq!(head[0], 0x20);
+    let mut rest = vec![0; head[1] as usize];
+    stream.read_exact(&mut rest).unwrap();
+    let id_at = rest
+        .windows(1)
+        .position(|w| w[0] == 0x12)
+        .expect("property 0x12");
+    let len = u16::from_be_bytes([rest[id_at + 1], rest[id_at + 2]]) as usize;
+    let id = std::str::from_utf8(&rest[id_at + 3..id_at + 3 + len]).unwrap();
+    assert!(id.starts_with("coremq-"), "{id}");
 }
 
 #[test]
@@ -106,14 +133,14 @@ fn malformed_connect_on_one_connection_leaves_another_untouched() {
     let broker = Broker::start(&["--shards", "2"]);
     let mut healthy = broker.connect();
     // The healthy client sends half of its CONNECT, then another client misbehaves.
-    std::io::Write::write_all(&mut healthy, &CONNECT_V311[..7]).unwrap();
+    healthy.write_all(&CONNECT_V311[..7]).unwrap();
     let mut bad = CONNECT_V311.to_vec();
     bad[9] |= 0x01; // reserved CONNECT flag [MQTT-3.1.2-3]
     assert_eq!(exchange(&mut broker.connect(), &bad), []);
     // The first client's CONNECT completes and gets its answer.
     assert_eq!(
-        exchange(&mut healthy, &CONNECT_V311[7..]),
-        [0x20, 0x02, 0x00, 0x03]
+        answer(&mut healthy, &CONNECT_V311[7..], 4),
+        [0x20, 0x02, 0x00, 0x00]
     );
 }
 

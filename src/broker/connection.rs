@@ -1,8 +1,8 @@
 //! The connection driver: reads a socket into the shard's scratch, decodes whole frames,
-//! hands packets to the pure [`Handshake`], and carries out its actions. One task per
-//! connection on the shard that accepted it.
+//! hands CONNECT to its owner shard and every later packet to the session there, and
+//! writes what the session queued, coalesced per loop turn. One task per connection on the
+//! shard that serves it.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -10,186 +10,333 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_lite::future::poll_fn;
+use futures_lite::future::{self, poll_fn};
 use futures_lite::{AsyncRead, AsyncWriteExt};
 use shard::glommio::net::TcpStream;
-use shard::ShardTimers;
+use shard::{glommio, Handoff, TimerId};
 
-use super::connections::{CloseRequest, ConnectionTable};
-use super::handshake::{Action, Handshake};
-use super::read_buffer::{ReadScratch, ReadTail};
-use crate::protocol::{check, encode, Packet, Status};
+use super::connections::{CloseRequest, ConnectionControl, ConnectionEvent, ConnectionId};
+use super::handshake::{first_packet, FirstPacket};
+use super::mesh_message::{HandoffState, MeshMessage};
+use super::packets::Next;
+use super::read_buffer::ReadTail;
+use super::session::SessionLimits;
+use super::sessions::Ending;
+use super::shard_broker::{Deadline, ShardBroker};
+use crate::protocol::{check, Connect, Packet, ProtocolVersion, ReasonCode, Status};
 
-/// What every connection on a shard is served with. Cloned onto every shard.
+/// What every connection is served with. Cloned onto every shard.
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     /// Largest packet accepted from a client, bytes (fixed header included).
     pub max_packet_size_bytes: u32,
     /// Time a new connection has to send CONNECT.
     pub connect_timeout: Duration,
+    /// Bounds of every session.
+    pub session_limits: SessionLimits,
 }
 
-/// A deadline in the shard's timer wheel: which connection, and what to ask of it.
-pub type ConnectionDeadline = (super::connections::ConnectionId, CloseRequest);
-
-/// What the connections of one shard share. One per shard.
-pub struct ShardConnections {
-    /// Where every read on the shard lands.
-    pub scratch: RefCell<ReadScratch>,
-    /// The live connections, so deadlines can reach them.
-    pub table: RefCell<ConnectionTable>,
-    /// The shard's wheel of connection deadlines (CONNECT timeout; keep-alive later).
-    pub timers: ShardTimers<ConnectionDeadline>,
+/// What one wait on a connection produced.
+enum Event {
+    Read(BytesMut),
+    Control(ConnectionEvent),
 }
 
-impl ShardConnections {
-    /// Drives the deadlines until shutdown: each one that fires asks its connection to
-    /// close. Run as one task per shard.
-    pub async fn run_deadlines(&self) {
-        let mut due = Vec::new();
-        while self.timers.expired(&mut due).await {
-            let table = self.table.borrow();
-            for (id, request) in due.drain(..) {
-                if let Some(control) = table.get(id) {
-                    control.request_close(request);
-                }
-            }
+/// A connection registered in the shard's table; removed when dropped, however the task
+/// ends (including being dropped at shutdown).
+struct Registered {
+    broker: Rc<ShardBroker>,
+    id: ConnectionId,
+    control: Rc<ConnectionControl>,
+    deadline: Option<TimerId>,
+}
+
+impl Registered {
+    fn new(broker: &Rc<ShardBroker>) -> Self {
+        let (id, control) = broker.connections.borrow_mut().insert();
+        Registered {
+            broker: Rc::clone(broker),
+            id,
+            control,
+            deadline: None,
+        }
+    }
+
+    fn set_deadline(&mut self, after: Duration, request: CloseRequest) {
+        self.clear_deadline();
+        let deadline = Deadline::Connection(self.id, request);
+        self.deadline = Some(self.broker.timers.insert_after(after, deadline));
+    }
+
+    fn clear_deadline(&mut self) {
+        if let Some(id) = self.deadline.take() {
+            self.broker.timers.cancel(id);
         }
     }
 }
 
-/// What one read produced.
-enum Readable {
-    Bytes(BytesMut),
-    Closed(CloseRequest),
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.clear_deadline();
+        self.broker.connections.borrow_mut().remove(self.id);
+    }
 }
 
-/// Serves one connection until it closes. Never panics on network input: every bad
-/// packet becomes an [`Action::Close`] with the reason code the spec requires.
-pub async fn serve(
+/// Serves a connection accepted on this shard: reads CONNECT, then serves it here or
+/// hands it to the owner shard of its client id.
+pub async fn serve(broker: Rc<ShardBroker>, mut stream: TcpStream, peer: Option<SocketAddr>) {
+    let mut conn = Registered::new(&broker);
+    conn.set_deadline(
+        broker.settings.connect_timeout,
+        CloseRequest::ConnectTimeout,
+    );
+    let mut tail = ReadTail::default();
+    let connect = loop {
+        let fresh = match next_event(&broker, &mut stream, &conn.control).await {
+            Ok(Event::Read(fresh)) if fresh.is_empty() => return,
+            Ok(Event::Read(fresh)) => fresh,
+            Ok(Event::Control(ConnectionEvent::Close(request))) => {
+                // MQTT 3.1.1 §3.1.4, MQTT 5.0 §3.1.4: close without an answer.
+                tracing::info!(
+                    ?peer,
+                    "closing connection: {request:?}: no CONNECT within {:?}",
+                    broker.settings.connect_timeout
+                );
+                return;
+            }
+            Ok(Event::Control(ConnectionEvent::Write)) => continue,
+            Err(e) => {
+                tracing::debug!(?peer, "read failed: {e}");
+                return;
+            }
+        };
+        let mut buf = tail.join(fresh);
+        let header = match check(&buf, broker.settings.max_packet_size_bytes) {
+            Ok(Status::Partial) => {
+                tail.keep(buf);
+                continue;
+            }
+            Ok(Status::Complete(header)) => Ok(header),
+            Err(e) => Err(e),
+        };
+        let (decoded, frame) = match header {
+            Ok(header) => {
+                let frame = buf.split_to(header.frame_len()).freeze();
+                (Packet::decode(frame.clone(), header, None), frame)
+            }
+            Err(e) => (Err(e), buf.clone().freeze()),
+        };
+        match first_packet(decoded, &frame) {
+            FirstPacket::Connect(connect) => {
+                tail.keep(buf);
+                break connect;
+            }
+            FirstPacket::Refuse { answer, why } => {
+                tracing::info!(?peer, "closing connection: {why}");
+                if let Some((packet, version)) = answer {
+                    conn.control.set_version(version);
+                    conn.control.send(&packet);
+                }
+                finish(&mut stream, &conn.control).await;
+                return;
+            }
+        }
+    };
+    conn.clear_deadline();
+    let owner = if connect.client_id.is_empty() {
+        broker.shard_id()
+    } else {
+        broker.owner_of(&connect.client_id)
+    };
+    if owner != broker.shard_id() {
+        drop(conn);
+        let already_read = tail.take().to_vec();
+        match Handoff::new(stream, already_read, HandoffState { connect, peer }) {
+            Ok(handoff) => {
+                tracing::debug!(?peer, from = broker.shard_id(), to = owner, "handoff");
+                broker.send_to(owner, MeshMessage::Handoff(handoff));
+            }
+            Err(e) => tracing::warn!(?peer, "cannot hand the connection off: {e}"),
+        }
+        return;
+    }
+    serve_connected(broker, stream, peer, conn, connect, tail).await;
+}
+
+/// Serves a connection another shard handed to this one, the owner of its client id.
+pub async fn serve_adopted(
+    broker: Rc<ShardBroker>,
+    stream: TcpStream,
+    already_read: Vec<u8>,
+    state: HandoffState,
+) {
+    let conn = Registered::new(&broker);
+    let mut tail = ReadTail::default();
+    tail.keep(BytesMut::from(&already_read[..]));
+    serve_connected(broker, stream, state.peer, conn, state.connect, tail).await;
+}
+
+/// Attaches the connection to its session on this (the owner) shard and serves it.
+async fn serve_connected(
+    broker: Rc<ShardBroker>,
     mut stream: TcpStream,
     peer: Option<SocketAddr>,
-    shard: Rc<ShardConnections>,
-    settings: ConnectionSettings,
+    mut conn: Registered,
+    connect: Box<Connect>,
+    mut tail: ReadTail,
 ) {
-    let (id, control) = shard.table.borrow_mut().insert();
-    let connect_deadline = shard
-        .timers
-        .insert_after(settings.connect_timeout, (id, CloseRequest::ConnectTimeout));
-    let mut handshake = Handshake::default();
-    let mut tail = ReadTail::default();
-    let mut actions = Vec::new();
-    let mut out = BytesMut::new();
+    let version = connect.protocol_version;
+    let attached = match broker.attach(&connect, conn.id) {
+        Ok(attached) => attached,
+        Err(code) => {
+            tracing::info!(?peer, "refused CONNECT: {code:?}");
+            finish(&mut stream, &conn.control).await;
+            return;
+        }
+    };
+    tracing::debug!(
+        shard = broker.shard_id(),
+        ?peer,
+        client_id = attached.client_id.as_str(),
+        "connected"
+    );
+    // Keep alive (MQTT 5.0 §3.1.2.10): nothing received for 1.5 times the interval ends
+    // the connection. Reset on every read, not every packet.
+    let keep_alive = (connect.keep_alive_secs > 0)
+        .then(|| Duration::from_millis(u64::from(connect.keep_alive_secs) * 1500));
+    if let Some(after) = keep_alive {
+        conn.set_deadline(after, CloseRequest::KeepAliveTimeout);
+    }
+    drop(connect);
+    let mut pending = tail.take();
+    let ending = 'serve: loop {
+        if !pending.is_empty() {
+            let mut buf = tail.join(std::mem::take(&mut pending));
+            let next = decode_and_handle(&broker, attached.key, &conn.control, &mut buf, version);
+            tail.keep(buf);
+            if let Next::Close(ending) = next {
+                break 'serve ending;
+            }
+        }
+        match next_event(&broker, &mut stream, &conn.control).await {
+            Ok(Event::Read(fresh)) if fresh.is_empty() => break Ending::Abnormal,
+            Ok(Event::Read(fresh)) => {
+                if let (Some(after), Some(id)) = (keep_alive, conn.deadline) {
+                    let at = broker.now_ms() + after.as_millis() as u64;
+                    broker.timers.reschedule_at(id, at);
+                }
+                pending = fresh;
+            }
+            Ok(Event::Control(ConnectionEvent::Write)) => {
+                let out = conn.control.take_outbound();
+                if let Err(e) = stream.write_all(&out).await {
+                    tracing::debug!(?peer, "write failed: {e}");
+                    break Ending::Abnormal;
+                }
+            }
+            Ok(Event::Control(ConnectionEvent::Close(request))) => {
+                let reason = match request {
+                    CloseRequest::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
+                    CloseRequest::SessionTakenOver => Some(ReasonCode::SessionTakenOver),
+                    CloseRequest::ServerShuttingDown => Some(ReasonCode::ServerShuttingDown),
+                    CloseRequest::ConnectTimeout | CloseRequest::Session => None,
+                };
+                if let Some(reason) = reason {
+                    if version.is_v5() {
+                        let disconnect = crate::protocol::Disconnect::new(reason);
+                        conn.control.send(&Packet::Disconnect(disconnect));
+                    }
+                }
+                tracing::info!(
+                    ?peer,
+                    client_id = attached.client_id.as_str(),
+                    "closing connection: {request:?}"
+                );
+                break Ending::Abnormal;
+            }
+            Err(e) => {
+                tracing::debug!(?peer, "read failed: {e}");
+                break Ending::Abnormal;
+            }
+        }
+    };
+    broker.connection_lost(attached.key, conn.id, ending);
+    finish(&mut stream, &conn.control).await;
+}
+
+/// Decodes and handles every whole frame in `buf`, stopping at the first that ends the
+/// connection.
+fn decode_and_handle(
+    broker: &ShardBroker,
+    key: super::shard_broker::SessionKey,
+    control: &ConnectionControl,
+    buf: &mut BytesMut,
+    version: ProtocolVersion,
+) -> Next {
     loop {
+        let header = match check(buf, broker.settings.max_packet_size_bytes) {
+            Ok(Status::Complete(header)) => header,
+            Ok(Status::Partial) => return Next::Continue,
+            Err(e) => {
+                tracing::info!("closing connection: {e}");
+                return broker.protocol_violation(control, e.reason_code());
+            }
+        };
+        let frame = buf.split_to(header.frame_len()).freeze();
+        let next = match Packet::decode(frame, header, Some(version)) {
+            Ok(packet) => broker.on_packet(key, control, packet),
+            Err(e) => {
+                tracing::info!("closing connection: {e}");
+                broker.protocol_violation(control, e.reason_code())
+            }
+        };
+        if next != Next::Continue {
+            return next;
+        }
+    }
+}
+
+/// Waits for the next thing to do: bytes read, packets to write, or a close request.
+/// While the shard's mesh is congested, reading pauses so TCP pushes back on publishers.
+async fn next_event(
+    broker: &ShardBroker,
+    stream: &mut TcpStream,
+    control: &ConnectionControl,
+) -> std::io::Result<Event> {
+    loop {
+        if broker.congested() {
+            let control_event = poll_fn(|cx| control.poll_event(cx).map(Some));
+            let pause = async {
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+                None
+            };
+            if let Some(event) = future::or(control_event, pause).await {
+                return Ok(Event::Control(event));
+            }
+            continue;
+        }
         // The scratch is borrowed only while a read completes synchronously: glommio's
         // read tries a non-blocking recv first and keeps no buffer while it waits.
-        let read = poll_fn(|cx| {
-            if let Poll::Ready(request) = control.poll_close(cx) {
-                return Poll::Ready(Ok(Readable::Closed(request)));
+        return poll_fn(|cx| {
+            if let Poll::Ready(event) = control.poll_event(cx) {
+                return Poll::Ready(Ok(Event::Control(event)));
             }
-            let mut scratch = shard.scratch.borrow_mut();
-            match Pin::new(&mut stream).poll_read(cx, scratch.space()) {
-                Poll::Ready(Ok(n)) => Poll::Ready(Ok(Readable::Bytes(scratch.take(n)))),
+            let mut scratch = broker.scratch.borrow_mut();
+            match Pin::new(&mut *stream).poll_read(cx, scratch.space()) {
+                Poll::Ready(Ok(n)) => Poll::Ready(Ok(Event::Read(scratch.take(n)))),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             }
         })
         .await;
-        let fresh = match read {
-            Ok(Readable::Bytes(fresh)) if fresh.is_empty() => {
-                tracing::debug!(?peer, "peer closed the connection");
-                break;
-            }
-            Ok(Readable::Bytes(fresh)) => fresh,
-            Ok(Readable::Closed(CloseRequest::ConnectTimeout)) => {
-                // MQTT 3.1.1 §3.1.4, MQTT 5.0 §3.1.4: close without an answer.
-                tracing::info!(
-                    ?peer,
-                    "closing connection: no CONNECT within {:?}",
-                    settings.connect_timeout
-                );
-                break;
-            }
-            Err(e) => {
-                tracing::debug!(?peer, "read failed: {e}");
-                break;
-            }
-        };
-        let mut buf = tail.join(fresh);
-        let before_connect = handshake.version().is_none();
-        decode_frames(&mut buf, &mut handshake, &settings, &mut actions);
-        tail.keep(buf);
-        if before_connect && handshake.version().is_some() {
-            shard.timers.cancel(connect_deadline);
-        }
-        if !carry_out(&mut stream, peer, &mut actions, &mut out).await {
-            break;
-        }
-    }
-    shard.timers.cancel(connect_deadline);
-    shard.table.borrow_mut().remove(id);
-}
-
-/// Decodes every whole frame in `buf`, stopping at the first that asks to close.
-fn decode_frames(
-    buf: &mut BytesMut,
-    handshake: &mut Handshake,
-    settings: &ConnectionSettings,
-    actions: &mut Vec<Action>,
-) {
-    while !actions.iter().any(|a| matches!(a, Action::Close { .. })) {
-        let header = match check(buf, settings.max_packet_size_bytes) {
-            Ok(Status::Complete(header)) => header,
-            Ok(Status::Partial) => return,
-            Err(e) => return handshake.on_decode_error(&e, buf, actions),
-        };
-        let frame = buf.split_to(header.frame_len()).freeze();
-        match Packet::decode(frame.clone(), header, handshake.version()) {
-            Ok(packet) => handshake.on_packet(packet, actions),
-            Err(e) => handshake.on_decode_error(&e, &frame, actions),
-        }
     }
 }
 
-/// Writes what the actions send, coalesced into one write; returns false when the
-/// connection must end.
-async fn carry_out(
-    stream: &mut TcpStream,
-    peer: Option<SocketAddr>,
-    actions: &mut Vec<Action>,
-    out: &mut BytesMut,
-) -> bool {
-    let mut close = None;
-    for action in actions.drain(..) {
-        match action {
-            Action::Send(packet, version) => {
-                if let Err(e) = encode(&packet, version, out) {
-                    // Our own packet failed to encode: a bug, not the peer's fault.
-                    debug_assert!(false, "encoding {packet:?} failed: {e}");
-                    tracing::error!(?peer, "cannot encode {:?}: {e}", packet.packet_type());
-                }
-            }
-            Action::Close { why } => {
-                close = Some(why);
-                break;
-            }
-        }
-    }
+/// Writes what is still queued, then sends FIN so the peer reads it before the end.
+async fn finish(stream: &mut TcpStream, control: &ConnectionControl) {
+    let out = control.take_outbound();
     if !out.is_empty() {
-        let written = stream.write_all(out).await;
-        out.clear();
-        if let Err(e) = written {
-            tracing::debug!(?peer, "write failed: {e}");
-            return false;
-        }
+        let _ = stream.write_all(&out).await;
     }
-    match close {
-        Some(why) => {
-            tracing::info!(?peer, "closing connection: {why}");
-            // FIN after the answer, so the peer reads it before the connection ends.
-            let _ = stream.shutdown(std::net::Shutdown::Write).await;
-            false
-        }
-        None => true,
-    }
+    let _ = stream.shutdown(std::net::Shutdown::Write).await;
 }

@@ -1,10 +1,16 @@
-//! The connections a shard serves, addressable by a small id, so that a timer or (later)
-//! another session can ask one to close: the keep-alive and CONNECT deadlines live in the
-//! shard's timer wheel keyed by [`ConnectionId`], not as one reactor timer per connection.
+//! The connections a shard serves, addressable by a small id, so that a timer, a session
+//! or another connection can reach one: queue packets to write, or ask it to close. The
+//! keep-alive and CONNECT deadlines live in the shard's timer wheel keyed by
+//! [`ConnectionId`], not as one reactor timer per connection.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+
+use bytes::BytesMut;
+
+use crate::limits::OUTBOUND_QOS0_BYTES_MAX;
+use crate::protocol::{encode, Packet, ProtocolVersion, QoS};
 
 /// Names one live connection of a shard. A stale id (the connection ended, its slot was
 /// reused) finds nothing: the slot's generation no longer matches.
@@ -19,36 +25,115 @@ pub struct ConnectionId {
 pub enum CloseRequest {
     /// No CONNECT within the configured time.
     ConnectTimeout,
+    /// Nothing received for 1.5 times the keep alive (MQTT 5.0 §3.1.2.10): 0x8D.
+    KeepAliveTimeout,
+    /// Another connection took over the session (MQTT 5.0 §3.1.4): 0x8E.
+    SessionTakenOver,
+    /// The broker is shutting down: 0x8B.
+    ServerShuttingDown,
+    /// The session decided the connection must end (a protocol violation).
+    Session,
 }
 
-/// The handle a connection's task polls for requests from the rest of the shard. One per
+/// What a connection's task must do next, besides reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// Close, for this reason (after writing what is queued).
+    Close(CloseRequest),
+    /// Packets are queued: write them.
+    Write,
+}
+
+/// The handle a connection's task polls for requests from the rest of the shard: packets
+/// to write (coalesced into one buffer until the task runs) and close requests. One per
 /// connection, on the shard that serves it.
 #[derive(Debug, Default)]
 pub struct ConnectionControl {
     close: Cell<Option<CloseRequest>>,
     waker: RefCell<Option<Waker>>,
+    outbound: RefCell<BytesMut>,
+    version: Cell<Option<ProtocolVersion>>,
+    dropped_qos0: Cell<u64>,
 }
 
 impl ConnectionControl {
-    /// Asks the connection to close; its task wakes and does it.
-    pub fn request_close(&self, request: CloseRequest) {
-        if self.close.get().is_none() {
-            self.close.set(Some(request));
+    /// Fixes the protocol version packets are encoded in (after CONNECT).
+    pub fn set_version(&self, version: ProtocolVersion) {
+        self.version.set(Some(version));
+    }
+
+    /// The protocol version packets are encoded in, once CONNECT fixed it.
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.version.get()
+    }
+
+    /// Queues `packet` for writing and wakes the connection's task. A QoS 0 PUBLISH is
+    /// dropped (and counted) while more than [`OUTBOUND_QOS0_BYTES_MAX`] wait: a slow
+    /// subscriber must not grow its buffer without bound (QoS 1/2 are bounded by the
+    /// session's inflight window instead). Returns whether the packet was queued.
+    pub fn send(&self, packet: &Packet) -> bool {
+        let Some(version) = self.version.get() else {
+            debug_assert!(false, "send before CONNECT");
+            return false;
+        };
+        let mut outbound = self.outbound.borrow_mut();
+        if let Packet::Publish(publish) = packet {
+            if publish.qos == QoS::AtMostOnce && outbound.len() > OUTBOUND_QOS0_BYTES_MAX {
+                self.dropped_qos0.set(self.dropped_qos0.get() + 1);
+                return false;
+            }
         }
+        if let Err(e) = encode(packet, version, &mut outbound) {
+            // Our own packet: a broken invariant, not the peer's fault.
+            debug_assert!(false, "cannot encode {packet:?}: {e}");
+            tracing::error!("cannot encode {:?}: {e}", packet.packet_type());
+            return false;
+        }
+        drop(outbound);
+        self.wake();
+        true
+    }
+
+    /// Takes everything queued for writing.
+    pub fn take_outbound(&self) -> BytesMut {
+        std::mem::take(&mut *self.outbound.borrow_mut())
+    }
+
+    /// QoS 0 messages dropped because the client read too slowly.
+    pub fn dropped_qos0(&self) -> u64 {
+        self.dropped_qos0.get()
+    }
+
+    /// Ready with what to do next: close (once requested) or write (once something is
+    /// queued); registers the task's waker otherwise.
+    pub fn poll_event(&self, cx: &Context<'_>) -> Poll<ConnectionEvent> {
+        if let Some(request) = self.close.get() {
+            return Poll::Ready(ConnectionEvent::Close(request));
+        }
+        if !self.outbound.borrow().is_empty() {
+            return Poll::Ready(ConnectionEvent::Write);
+        }
+        *self.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn wake(&self) {
         if let Some(waker) = self.waker.borrow_mut().take() {
             waker.wake();
         }
     }
 
-    /// Ready with the request once one is made; registers the task's waker otherwise.
-    pub fn poll_close(&self, cx: &Context<'_>) -> Poll<CloseRequest> {
-        match self.close.get() {
-            Some(request) => Poll::Ready(request),
-            None => {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
+    /// Asks the connection to close; its task wakes and does it.
+    pub fn request_close(&self, request: CloseRequest) {
+        if self.close.get().is_none() {
+            self.close.set(Some(request));
         }
+        self.wake();
+    }
+
+    /// The close request made, if any.
+    pub fn close_requested(&self) -> Option<CloseRequest> {
+        self.close.get()
     }
 }
 
@@ -108,6 +193,11 @@ impl ConnectionTable {
         }
     }
 
+    /// Every live connection, for shutdown.
+    pub fn iter(&self) -> impl Iterator<Item = &Rc<ConnectionControl>> {
+        self.slots.iter().filter_map(|slot| slot.control.as_ref())
+    }
+
     /// Connections live on this shard.
     pub fn len(&self) -> usize {
         self.live
@@ -133,6 +223,23 @@ mod tests {
     }
 
     #[test]
+    fn queued_packets_wake_the_connection_and_coalesce() {
+        let control = ConnectionControl::default();
+        control.set_version(ProtocolVersion::V3_1_1);
+        let flag = Arc::new(Flag(Default::default()));
+        let waker = Waker::from(Arc::clone(&flag));
+        let cx = Context::from_waker(&waker);
+        assert!(control.poll_event(&cx).is_pending());
+        assert!(control.send(&Packet::PingResp));
+        assert!(control.send(&Packet::PingResp));
+        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(control.poll_event(&cx), Poll::Ready(ConnectionEvent::Write));
+        // MQTT 3.1.1 §3.13: PINGRESP is 0xD0 0x00; both in one buffer.
+        assert_eq!(&control.take_outbound()[..], [0xD0, 0x00, 0xD0, 0x00]);
+        assert!(control.poll_event(&cx).is_pending());
+    }
+
+    #[test]
     fn stale_ids_find_nothing_after_reuse() {
         let mut table = ConnectionTable::default();
         let (a, _) = table.insert();
@@ -151,12 +258,12 @@ mod tests {
         let flag = Arc::new(Flag(Default::default()));
         let waker = Waker::from(Arc::clone(&flag));
         let cx = Context::from_waker(&waker);
-        assert!(control.poll_close(&cx).is_pending());
+        assert!(control.poll_event(&cx).is_pending());
         control.request_close(CloseRequest::ConnectTimeout);
         assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(
-            control.poll_close(&cx),
-            Poll::Ready(CloseRequest::ConnectTimeout)
+            control.poll_event(&cx),
+            Poll::Ready(ConnectionEvent::Close(CloseRequest::ConnectTimeout))
         );
     }
 }

@@ -1,11 +1,23 @@
-//! The broker on top of the codec and the shard runtime. Today: the connection driver
-//! (read loop over the shard's scratch, decode, answer) and its pure decision half.
+//! The broker on top of the codec and the shard runtime.
+//!
+//! * [`shard_broker`]: the broker state of one shard, and its mesh, deadline and deferral
+//!   tasks; [`sessions`], [`routing`] and [`packets`] are its parts.
+//! * [`connection`]: the connection driver; [`handshake`] decides the first packet,
+//!   purely; [`connections`] is the shard's table of live connections.
+//! * Pure building blocks: [`session`] (one client's session state machine), [`index`]
+//!   (subscription trie and route table), [`retained`] (retained-message store),
+//!   [`read_buffer`].
 
 pub mod connection;
 pub mod connections;
 pub mod handshake;
 pub mod index;
+pub mod mesh_message;
+pub mod packets;
 pub mod read_buffer;
 pub mod retained;
+pub mod routing;
 pub mod session;
+pub mod sessions;
+pub mod shard_broker;
 pub mod shard_main;

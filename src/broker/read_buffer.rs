@@ -80,6 +80,11 @@ impl ReadTail {
         };
     }
 
+    /// Takes what is held, leaving nothing.
+    pub fn take(&mut self) -> BytesMut {
+        std::mem::take(&mut self.tail)
+    }
+
     /// Bytes held for this connection.
     pub fn len(&self) -> usize {
         self.tail.len()

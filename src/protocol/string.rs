@@ -42,6 +42,12 @@ impl MqttString {
         Self::from_bytes(Bytes::from_static(s.as_bytes()))
     }
 
+    /// The same string in an allocation of its own, so holding it does not keep the
+    /// buffer it was decoded from alive (that buffer may be much larger).
+    pub fn detached(&self) -> Self {
+        Self(Bytes::copy_from_slice(&self.0))
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checked that the bytes are UTF-8, and `Bytes` is

@@ -43,6 +43,11 @@ impl TopicName {
         self.0.as_str()
     }
 
+    /// The same name in an allocation of its own (see [`MqttString::detached`]).
+    pub fn detached(&self) -> Self {
+        Self(self.0.detached())
+    }
+
     /// The topic name as an `MqttString` (shares the decoded buffer).
     pub fn as_mqtt_string(&self) -> &MqttString {
         &self.0

@@ -52,6 +52,18 @@ impl Message {
         }
     }
 
+    /// The message with its topic and payload copied into allocations of their own. A
+    /// decoded message shares the shard's 64 KiB read buffer; one that may be stored
+    /// (retained, or queued for a QoS 1/2 subscriber) is detached first, once, so it pins
+    /// only its own bytes. Properties still share the read buffer (they are rare).
+    pub fn detached(self) -> Self {
+        Self {
+            topic: self.topic.detached(),
+            payload: Bytes::copy_from_slice(&self.payload),
+            ..self
+        }
+    }
+
     /// What the message costs a queue: topic and payload bytes, the parts that grow.
     pub fn size_bytes(&self) -> usize {
         self.topic.as_str().len() + self.payload.len()
@@ -81,6 +93,18 @@ mod tests {
 
     fn publish() -> Publish {
         Publish::new(TopicName::new("a/b").unwrap(), Bytes::from_static(b"hello"))
+    }
+
+    #[test]
+    fn detached_message_holds_only_its_own_bytes() {
+        let buffer = Bytes::from(vec![b'x'; 65536]);
+        let mut publish = publish();
+        publish.payload = buffer.slice(100..105);
+        let message = Message::from_publish(publish, 0).detached();
+        assert_eq!(&message.payload[..], b"xxxxx");
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        assert!(!range.contains(&(message.payload.as_ptr() as usize)));
+        assert_eq!(message.topic.as_str(), "a/b");
     }
 
     #[test]

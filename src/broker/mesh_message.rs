@@ -1,0 +1,46 @@
+//! What shards send each other through the mesh.
+
+use shard::Handoff;
+
+use super::session::Message;
+use crate::protocol::{Connect, TopicFilter};
+
+/// One message between shards. Order is kept per (source, target) pair, so a publisher's
+/// messages reach every other shard in the order it sent them.
+#[derive(Debug)]
+pub enum MeshMessage {
+    /// A connection whose CONNECT names a client id homed on the target shard: the target
+    /// adopts the socket and the bytes read after CONNECT.
+    Handoff(Handoff<HandoffState>),
+    /// An application message for the target's local subscribers.
+    Publish(Message),
+    /// The source has a first subscriber for these filters; the target adds the source to
+    /// its route table and answers [`MeshMessage::RouteAck`] with `token`.
+    RouteAdd {
+        /// Filters that went from no subscriber to one on the source.
+        filters: Vec<TopicFilter>,
+        /// Echoed in the ack.
+        token: u64,
+    },
+    /// The target applied the [`MeshMessage::RouteAdd`] with this token.
+    RouteAck {
+        /// The token of the route update.
+        token: u64,
+    },
+    /// The source has no subscriber left for this filter.
+    RouteRemove {
+        /// The filter.
+        filter: TopicFilter,
+    },
+    /// A retained message (or, with an empty payload, its deletion) for every replica.
+    Retain(Message),
+}
+
+/// What travels with a handed-off connection.
+#[derive(Debug)]
+pub struct HandoffState {
+    /// The CONNECT the accepting shard decoded.
+    pub connect: Box<Connect>,
+    /// The client's address, for the log.
+    pub peer: Option<std::net::SocketAddr>,
+}

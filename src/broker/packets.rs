@@ -1,0 +1,113 @@
+//! The one place that dispatches a packet from a connected client to its handler.
+
+use super::connections::ConnectionControl;
+use super::sessions::Ending;
+use super::shard_broker::{SessionKey, ShardBroker};
+use crate::protocol::{Packet, ReasonCode};
+
+/// What the connection does after a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Keep reading.
+    Continue,
+    /// The client ended the connection (DISCONNECT), or the broker must close it.
+    Close(Ending),
+}
+
+impl ShardBroker {
+    /// Handles one packet from the client of session `key`, connected through `control`.
+    pub fn on_packet(&self, key: SessionKey, control: &ConnectionControl, packet: Packet) -> Next {
+        let now_ms = self.now_ms();
+        let mut actions = Vec::new();
+        let session_call = |f: &mut dyn FnMut(&mut super::session::Session)| {
+            let mut state = self.state.borrow_mut();
+            if let Some(entry) = state.sessions.get_mut(&key) {
+                f(&mut entry.session);
+            }
+        };
+        match packet {
+            Packet::Publish(publish) => {
+                if publish.properties.topic_alias.is_some() {
+                    // We advertise Topic Alias Maximum 0 (MQTT 5.0 §3.3.2.3.4).
+                    return self.protocol_violation(control, ReasonCode::TopicAliasInvalid);
+                }
+                let mut publish = Some(publish);
+                session_call(&mut |s| {
+                    if let Some(publish) = publish.take() {
+                        s.on_client_publish(publish, now_ms, &mut actions);
+                    }
+                });
+            }
+            Packet::PubAck(ack) => session_call(&mut |s| {
+                s.on_puback(&ack, now_ms, &mut actions);
+            }),
+            Packet::PubRec(ack) => session_call(&mut |s| {
+                s.on_pubrec(&ack, now_ms, &mut actions);
+            }),
+            Packet::PubRel(ack) => session_call(&mut |s| {
+                s.on_pubrel(&ack, &mut actions);
+            }),
+            Packet::PubComp(ack) => session_call(&mut |s| {
+                s.on_pubcomp(&ack, now_ms, &mut actions);
+            }),
+            Packet::Subscribe(subscribe) => {
+                self.subscribe(key, subscribe);
+                return Next::Continue;
+            }
+            Packet::Unsubscribe(unsubscribe) => {
+                self.unsubscribe(key, unsubscribe);
+                return Next::Continue;
+            }
+            Packet::PingReq => {
+                control.send(&Packet::PingResp);
+                return Next::Continue;
+            }
+            Packet::Disconnect(disconnect) => {
+                let mut state = self.state.borrow_mut();
+                if let Some(entry) = state.sessions.get_mut(&key) {
+                    if let Some(secs) = disconnect.properties.session_expiry_interval_secs {
+                        // MQTT 5.0 §3.14.2.2.2: from 0 to non-zero is a protocol error.
+                        if entry.expiry_secs == 0 && secs != 0 {
+                            drop(state);
+                            return self.protocol_violation(control, ReasonCode::ProtocolError);
+                        }
+                        entry.expiry_secs = secs;
+                    }
+                }
+                let ending = if disconnect.reason_code == ReasonCode::DisconnectWithWillMessage {
+                    Ending::WithWill
+                } else {
+                    Ending::Normal
+                };
+                return Next::Close(ending);
+            }
+            // A second CONNECT ([MQTT-3.1.0-2]); server-to-client packets from a client;
+            // AUTH until enhanced authentication exists.
+            Packet::Connect(_)
+            | Packet::ConnAck(_)
+            | Packet::SubAck(_)
+            | Packet::UnsubAck(_)
+            | Packet::PingResp
+            | Packet::Auth(_) => {
+                return self.protocol_violation(control, ReasonCode::ProtocolError);
+            }
+        }
+        self.apply(key, actions);
+        if control.close_requested().is_some() {
+            Next::Close(Ending::Abnormal)
+        } else {
+            Next::Continue
+        }
+    }
+
+    /// Ends the connection for a protocol violation: DISCONNECT with `reason` in 5.0,
+    /// a plain close in 3.x; the will is published.
+    pub fn protocol_violation(&self, control: &ConnectionControl, reason: ReasonCode) -> Next {
+        if control.version().is_some_and(|v| v.is_v5()) {
+            control.send(&Packet::Disconnect(crate::protocol::Disconnect::new(
+                reason,
+            )));
+        }
+        Next::Close(Ending::Abnormal)
+    }
+}

@@ -1,0 +1,337 @@
+//! Routing on a shard: a published message goes to the shards the route table names,
+//! and on each to the local sessions the subscription trie matches; SUBSCRIBE and
+//! UNSUBSCRIBE keep the trie and every shard's route table in step; retained messages are
+//! replicated on every shard.
+
+use std::collections::HashMap;
+
+use super::mesh_message::MeshMessage;
+use super::session::{DeliverOutcome, DeliveryKind, Grant, Message, Session};
+use super::shard_broker::{PendingSuback, SessionKey, ShardBroker, SubEntry};
+use crate::protocol::{
+    Packet, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, TopicFilter, UnsubAck, Unsubscribe,
+};
+
+/// What is left to do for a SUBSCRIBE once every shard knows its new routes: the SUBACK,
+/// then the retained messages for the new subscriptions.
+#[derive(Debug)]
+pub struct SubscribeFinish {
+    suback: SubAck,
+    retained: Vec<(Message, Grant)>,
+}
+
+impl ShardBroker {
+    /// Routes a message published on this shard (`publisher`: the session that sent it,
+    /// for No Local). Retained messages are stored on every shard first.
+    pub(super) fn route(&self, message: Message, publisher: Option<SessionKey>) {
+        // What may be stored is copied once out of the shared read buffer; a QoS 0
+        // message passes through without a copy.
+        let message = if message.retain || message.qos != QoS::AtMostOnce {
+            message.detached()
+        } else {
+            message
+        };
+        if message.retain {
+            self.store_retained(message.clone());
+            self.broadcast(|| MeshMessage::Retain(message.clone()));
+        }
+        let shards = self.state.borrow().routes.route(&message.topic);
+        for shard in shards.iter() {
+            if shard == self.shard_id() {
+                self.deliver_local(&message, publisher);
+            } else {
+                self.send_to(shard, MeshMessage::Publish(message.clone()));
+            }
+        }
+    }
+
+    /// Delivers `message` to every local session with a matching subscription: one copy
+    /// per session at the highest granted QoS, with every matching Subscription
+    /// Identifier (MQTT 3.1.1 §3.3.5; the same choice in 5.0, §3.3.4 allows it). A
+    /// shared group on this shard gets one copy, to its members in turn.
+    pub(super) fn deliver_local(&self, message: &Message, publisher: Option<SessionKey>) {
+        let mut grants: HashMap<SessionKey, Grant> = HashMap::new();
+        {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let round_robin = &mut state.shared_round_robin;
+            state.trie.matches(&message.topic, |matched| {
+                let (subscriber, entry) = match matched {
+                    super::index::Match::Subscription {
+                        subscriber,
+                        options,
+                        ..
+                    } => {
+                        // No Local (MQTT 5.0 §3.8.3.1): not back to the publisher.
+                        if options.options.no_local && Some(subscriber) == publisher {
+                            return;
+                        }
+                        (subscriber, *options)
+                    }
+                    super::index::Match::SharedGroup { members, .. } => {
+                        *round_robin = round_robin.wrapping_add(1);
+                        let index = (*round_robin % members.len() as u64) as usize;
+                        match members.get(index) {
+                            Some((subscriber, options)) => (subscriber, *options),
+                            None => return,
+                        }
+                    }
+                };
+                merge_grant(grants.entry(subscriber).or_default(), &entry);
+            });
+        }
+        if grants.is_empty() {
+            return;
+        }
+        let now_ms = self.now_ms();
+        for (key, grant) in grants {
+            let mut actions = Vec::new();
+            {
+                let mut state = self.state.borrow_mut();
+                let Some(entry) = state.sessions.get_mut(&key) else {
+                    continue;
+                };
+                let outcome = entry.session.deliver(
+                    message.clone(),
+                    grant,
+                    DeliveryKind::Matched,
+                    now_ms,
+                    &mut actions,
+                );
+                if outcome == DeliverOutcome::DroppedQueueFull {
+                    log_queue_full(&entry.session);
+                }
+            }
+            self.apply(key, actions);
+        }
+    }
+
+    /// SUBSCRIBE from session `key`. The SUBACK waits until every shard has the routes
+    /// of filters that had no subscriber here before, so a message published anywhere
+    /// after the SUBACK is never missed (DESIGN.md, Routing).
+    pub(super) fn subscribe(&self, key: SessionKey, subscribe: Subscribe) {
+        let now_ms = self.now_ms();
+        let mut reason_codes = Vec::with_capacity(subscribe.filters.len());
+        let mut new_routes = Vec::new();
+        let mut retained = Vec::new();
+        let subscription_id = subscribe.properties.subscription_identifier;
+        {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let Some(entry) = state.sessions.get_mut(&key) else {
+                return;
+            };
+            let v5 = entry.session.version().is_v5();
+            for (filter, options) in subscribe.filters {
+                let previous =
+                    match entry
+                        .session
+                        .subscribe(filter.clone(), options, subscription_id)
+                    {
+                        Ok(previous) => previous,
+                        Err(_) => {
+                            reason_codes.push(if v5 {
+                                ReasonCode::QuotaExceeded
+                            } else {
+                                ReasonCode::UnspecifiedError
+                            });
+                            continue;
+                        }
+                    };
+                let sub = SubEntry {
+                    options,
+                    subscription_id,
+                };
+                let outcome = state.trie.subscribe(&filter, key, sub);
+                if outcome.filter_count_went_0_to_1 && state.routes.add(&filter, self.shard_id()) {
+                    new_routes.push(filter.clone());
+                }
+                reason_codes.push(granted(options.qos));
+                // Retained messages: never for shared subscriptions (MQTT 5.0 §4.8.2);
+                // Retain Handling 1 only for a new subscription, 2 never (§3.8.3.1).
+                let send_retained = !filter.is_shared()
+                    && match options.retain_handling {
+                        RetainHandling::SendAtSubscribe => true,
+                        RetainHandling::SendAtSubscribeIfNew => previous.is_none(),
+                        RetainHandling::DoNotSend => false,
+                    };
+                if send_retained {
+                    let grant = Grant {
+                        max_qos: options.qos,
+                        retain_as_published: options.retain_as_published,
+                        subscription_ids: subscription_id.into_iter().collect(),
+                    };
+                    state.retained.matching(&filter, now_ms, |message| {
+                        retained.push((message.clone(), grant.clone()));
+                    });
+                }
+            }
+        }
+        let suback = SubAck {
+            packet_id: subscribe.packet_id,
+            properties: Default::default(),
+            reason_codes,
+        };
+        let finish = SubscribeFinish { suback, retained };
+        let others = self.ctx.shard_count() - 1;
+        if new_routes.is_empty() || others == 0 {
+            self.finish_subscribe(key, finish);
+            return;
+        }
+        let token = {
+            let mut state = self.state.borrow_mut();
+            state.next_token += 1;
+            let token = state.next_token;
+            state.pending_subacks.insert(
+                token,
+                PendingSuback {
+                    key,
+                    remaining_acks: others,
+                    finish,
+                },
+            );
+            token
+        };
+        self.broadcast(|| MeshMessage::RouteAdd {
+            filters: new_routes.clone(),
+            token,
+        });
+    }
+
+    pub(super) fn on_route_ack(&self, token: u64) {
+        let done = {
+            let mut state = self.state.borrow_mut();
+            let Some(pending) = state.pending_subacks.get_mut(&token) else {
+                return;
+            };
+            pending.remaining_acks -= 1;
+            if pending.remaining_acks > 0 {
+                return;
+            }
+            state
+                .pending_subacks
+                .remove(&token)
+                .expect("pending SUBACK")
+        };
+        self.finish_subscribe(done.key, done.finish);
+    }
+
+    fn finish_subscribe(&self, key: SessionKey, finish: SubscribeFinish) {
+        let now_ms = self.now_ms();
+        let mut actions = vec![super::session::SessionAction::Send(Packet::SubAck(
+            finish.suback,
+        ))];
+        {
+            let mut state = self.state.borrow_mut();
+            let Some(entry) = state.sessions.get_mut(&key) else {
+                return;
+            };
+            for (message, grant) in finish.retained {
+                entry.session.deliver(
+                    message,
+                    grant,
+                    DeliveryKind::RetainedOnSubscribe,
+                    now_ms,
+                    &mut actions,
+                );
+            }
+        }
+        self.apply(key, actions);
+    }
+
+    /// UNSUBSCRIBE from session `key`: removes the subscriptions, and the route on every
+    /// shard for a filter with no subscriber left here.
+    pub(super) fn unsubscribe(&self, key: SessionKey, unsubscribe: Unsubscribe) {
+        let mut reason_codes = Vec::with_capacity(unsubscribe.filters.len());
+        let mut gone: Vec<TopicFilter> = Vec::new();
+        {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let Some(entry) = state.sessions.get_mut(&key) else {
+                return;
+            };
+            for filter in &unsubscribe.filters {
+                if entry.session.unsubscribe(filter).is_some() {
+                    if let Some(removed) = state.trie.unsubscribe(filter, key) {
+                        if removed.filter_count_went_1_to_0 {
+                            state.routes.remove(filter, self.shard_id());
+                            gone.push(filter.clone());
+                        }
+                    }
+                    reason_codes.push(ReasonCode::Success);
+                } else {
+                    reason_codes.push(ReasonCode::NoSubscriptionExisted);
+                }
+            }
+        }
+        for filter in gone {
+            self.broadcast(|| MeshMessage::RouteRemove {
+                filter: filter.clone(),
+            });
+        }
+        let unsuback = UnsubAck {
+            packet_id: unsubscribe.packet_id,
+            properties: Default::default(),
+            reason_codes,
+        };
+        self.apply(
+            key,
+            vec![super::session::SessionAction::Send(Packet::UnsubAck(
+                unsuback,
+            ))],
+        );
+    }
+
+    /// Stores (or, with an empty payload, deletes) a retained message in this shard's
+    /// replica.
+    pub(super) fn store_retained(&self, message: Message) {
+        let now_ms = self.now_ms();
+        let topic = message.topic.clone();
+        let change = self
+            .state
+            .borrow_mut()
+            .retained
+            .set(&topic, message, now_ms);
+        if change == super::retained::RetainChange::RefusedFull {
+            tracing::warn!(
+                topic = topic.as_str(),
+                "retained store full: message not retained"
+            );
+        }
+    }
+}
+
+/// Logs a message dropped at a session's queue bound: the first drop, then at every
+/// power of two, so a stuck subscriber is visible without a log line per message.
+fn log_queue_full(session: &Session) {
+    let dropped = session.counters().dropped_queue_full;
+    if dropped.is_power_of_two() {
+        tracing::warn!(
+            client_id = session.client_id().as_str(),
+            dropped,
+            queued = session.queued_len(),
+            queued_bytes = session.queued_bytes(),
+            "session queue full: message dropped for this subscriber"
+        );
+    }
+}
+
+/// The SUBACK code granting `qos`.
+fn granted(qos: QoS) -> ReasonCode {
+    match qos {
+        QoS::AtMostOnce => ReasonCode::GRANTED_QOS_0,
+        QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
+        QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+    }
+}
+
+/// Folds one more matching subscription into a session's delivery grant.
+fn merge_grant(grant: &mut Grant, entry: &SubEntry) {
+    grant.max_qos = grant.max_qos.max(entry.options.qos);
+    grant.retain_as_published |= entry.options.retain_as_published;
+    if let Some(id) = entry.subscription_id {
+        if !grant.subscription_ids.contains(&id) {
+            grant.subscription_ids.push(id);
+        }
+    }
+}
