@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::broker::session::SessionLimits;
 use crate::limits::{CONNECT_TIMEOUT_SECS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT};
 
 /// Shards one process may run (`shard::limits::SHARD_COUNT_MAX`).
@@ -35,6 +36,8 @@ pub struct Config {
     pub max_packet_size_bytes: u32,
     /// Time a new connection has to send CONNECT.
     pub connect_timeout: Duration,
+    /// Bounds of every session.
+    pub session_limits: SessionLimits,
 }
 
 /// One MQTT listener.
@@ -61,6 +64,7 @@ impl Default for Config {
             log_level: "info".to_string(),
             max_packet_size_bytes: MAX_PACKET_SIZE_BYTES_DEFAULT,
             connect_timeout: Duration::from_secs(CONNECT_TIMEOUT_SECS_DEFAULT),
+            session_limits: SessionLimits::default(),
         }
     }
 }
@@ -112,6 +116,12 @@ struct FileListener {
 struct FileLimits {
     max_packet_size_bytes: Option<Spanned<u32>>,
     connect_timeout_secs: Option<Spanned<u64>>,
+    inflight_max: Option<Spanned<u16>>,
+    receive_maximum: Option<Spanned<u16>>,
+    queued_messages_max: Option<Spanned<usize>>,
+    queued_bytes_max: Option<Spanned<usize>>,
+    subscriptions_max: Option<Spanned<usize>>,
+    queue_qos0_offline: Option<bool>,
 }
 
 impl Config {
@@ -202,6 +212,38 @@ impl Config {
                 ));
             }
             config.connect_timeout = Duration::from_secs(secs.into_inner());
+        }
+        let limits = &mut config.session_limits;
+        let at_least_one = |value: Option<Spanned<usize>>, key: &str| match value {
+            Some(v) if *v.get_ref() == 0 => Err(error(
+                Some(v.span()),
+                format!("{key} = 0 is out of range; use 1 or more"),
+            )),
+            v => Ok(v.map(Spanned::into_inner)),
+        };
+        let as_usize = |v: Option<Spanned<u16>>| {
+            v.map(|v| {
+                let span = v.span();
+                Spanned::new(span, usize::from(v.into_inner()))
+            })
+        };
+        if let Some(n) = at_least_one(as_usize(file.limits.inflight_max), "inflight_max")? {
+            limits.inflight_max = n as u16;
+        }
+        if let Some(n) = at_least_one(as_usize(file.limits.receive_maximum), "receive_maximum")? {
+            limits.inbound_receive_maximum = n as u16;
+        }
+        if let Some(n) = at_least_one(file.limits.queued_messages_max, "queued_messages_max")? {
+            limits.queued_messages_max = n;
+        }
+        if let Some(n) = at_least_one(file.limits.queued_bytes_max, "queued_bytes_max")? {
+            limits.queued_bytes_max = n;
+        }
+        if let Some(n) = at_least_one(file.limits.subscriptions_max, "subscriptions_max")? {
+            limits.subscriptions_max = n;
+        }
+        if let Some(queue) = file.limits.queue_qos0_offline {
+            limits.queue_qos0_offline = queue;
         }
         Ok(config)
     }
@@ -305,6 +347,28 @@ mod tests {
     fn wrong_type_is_refused_with_its_line() {
         let e = error_of("\nshards = \"two\"\n");
         assert!(e.starts_with("coremq.toml:2:10: "), "{e}");
+    }
+
+    #[test]
+    fn session_limits_are_read_and_zero_is_refused() {
+        let config = parse(
+            "[limits]\ninflight_max = 4\nreceive_maximum = 8\nqueued_messages_max = 10\nqueued_bytes_max = 2048\nsubscriptions_max = 3\nqueue_qos0_offline = true\n",
+        )
+        .unwrap();
+        let limits = config.session_limits;
+        assert_eq!(limits.inflight_max, 4);
+        assert_eq!(limits.inbound_receive_maximum, 8);
+        assert_eq!(limits.queued_messages_max, 10);
+        assert_eq!(limits.queued_bytes_max, 2048);
+        assert_eq!(limits.subscriptions_max, 3);
+        assert!(limits.queue_qos0_offline);
+        let e = error_of("[limits]\nqueued_messages_max = 0\n");
+        assert!(
+            e.starts_with("coremq.toml:2:23: queued_messages_max = 0 is out of range"),
+            "{e}"
+        );
+        let e = error_of("[limits]\ninflight_max = 70000\n");
+        assert!(e.starts_with("coremq.toml:2:16: "), "{e}");
     }
 
     #[test]

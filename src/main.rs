@@ -140,7 +140,7 @@ fn main() -> ExitCode {
     let settings = ConnectionSettings {
         max_packet_size_bytes: config.max_packet_size_bytes,
         connect_timeout: config.connect_timeout,
-        session_limits: coremq::broker::session::SessionLimits::default(),
+        session_limits: config.session_limits,
     };
     // Before the shards start, so that a SIGTERM during start-up still drains cleanly.
     let signals = match ShutdownSignals::install() {
