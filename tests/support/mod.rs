@@ -2,6 +2,8 @@
 //! bytes over real sockets.
 #![allow(dead_code)] // Each test binary uses part of this module.
 
+pub mod client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -12,11 +14,35 @@ use std::time::Duration;
 /// Upper bound on any single wait in these tests; a hang fails instead of blocking CI.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which broker the broker-feature tests (02 onwards) run against: coremq by default,
+/// the reference broker (Debian's `mosquitto`) with `COREMQ_TEST_BROKER=mosquitto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// The `coremq` binary of this package.
+    Coremq,
+    /// `mosquitto`, to check the tests themselves against a reference implementation.
+    Mosquitto,
+}
+
+impl BrokerKind {
+    /// The broker selected by `COREMQ_TEST_BROKER` (unset or `coremq`: coremq).
+    pub fn selected() -> BrokerKind {
+        match std::env::var("COREMQ_TEST_BROKER").as_deref() {
+            Ok("mosquitto") => BrokerKind::Mosquitto,
+            Ok("") | Ok("coremq") | Err(_) => BrokerKind::Coremq,
+            Ok(other) => panic!("COREMQ_TEST_BROKER={other}: expected coremq or mosquitto"),
+        }
+    }
+}
+
 /// A running broker process, stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Broker {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    pub kind: BrokerKind,
+    /// The reference broker's configuration directory, removed when dropped.
+    scratch: Option<std::path::PathBuf>,
 }
 
 impl Broker {
@@ -50,7 +76,108 @@ impl Broker {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("coremq did not report its address"));
-        Broker { child, addr, log }
+        Broker {
+            child,
+            addr,
+            log,
+            kind: BrokerKind::Coremq,
+            scratch: None,
+        }
+    }
+
+    /// The broker under test for the broker-feature tests: coremq started with `extra`
+    /// (`Broker::start`), or the reference broker when `COREMQ_TEST_BROKER=mosquitto`
+    /// (then `extra`, coremq's flags, is ignored).
+    pub fn start_under_test(extra: &[&str]) -> Broker {
+        match BrokerKind::selected() {
+            BrokerKind::Coremq => Broker::start(extra),
+            BrokerKind::Mosquitto => Broker::start_reference(),
+        }
+    }
+
+    /// True when this is coremq: guards expectations where the specification leaves a
+    /// choice to the server and the test pins coremq's documented one.
+    pub fn is_coremq(&self) -> bool {
+        self.kind == BrokerKind::Coremq
+    }
+
+    /// Starts the reference broker, `mosquitto -c <conf>`, on a free loopback port.
+    /// mosquitto needs a fixed port: one is picked by binding 127.0.0.1:0 and closing it,
+    /// retried if another process takes it in between.
+    pub fn start_reference() -> Broker {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("coremq-ref-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("mosquitto scratch dir");
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("pick a free port")
+                .port();
+            let conf = dir.join("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n\
+                     log_type all\npersistence false\nmax_queued_messages 10000\n"
+                ),
+            )
+            .expect("write mosquitto.conf");
+            // Debian installs it in /usr/sbin, which a user's PATH may lack.
+            let program = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+                .into_iter()
+                .find(|p| std::path::Path::new(p).exists())
+                .unwrap_or("mosquitto");
+            let mut child = match Command::new(program)
+                .arg("-c")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+            {
+                Ok(child) => child,
+                Err(err) => panic!(
+                    "COREMQ_TEST_BROKER=mosquitto but mosquitto cannot be started ({err}); \
+                     run scripts/install-deps.sh"
+                ),
+            };
+            let stderr = child.stderr.take().expect("piped stderr");
+            let log = Arc::new(Mutex::new(String::new()));
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut log = sink.lock().expect("log lock");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let mut broker = Broker {
+                child,
+                addr,
+                log,
+                kind: BrokerKind::Mosquitto,
+                scratch: Some(dir),
+            };
+            for _ in 0..(IO_TIMEOUT.as_millis() / 10) {
+                if let Ok(Some(_)) = broker.child.try_wait() {
+                    break; // exited: port taken, try another
+                }
+                // Only mosquitto's own "listen socket" line proves the port is its.
+                if broker
+                    .log()
+                    .contains(&format!("listen socket on port {port}"))
+                    && TcpStream::connect(addr).is_ok()
+                {
+                    return broker;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            last_log = broker.log();
+        }
+        panic!("mosquitto did not start; last log:\n{last_log}");
     }
 
     /// Opens a TCP connection with read/write timeouts set.
@@ -99,6 +226,9 @@ impl Drop for Broker {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
