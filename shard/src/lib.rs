@@ -52,7 +52,7 @@ pub use config::{ListenerConfig, MeshConfig, RuntimeConfig};
 pub use context::ShardContext;
 pub use error::{Full, JoinError, StartError};
 pub use handoff::Handoff;
-pub use mesh::{Batch, MeshHandle};
+pub use mesh::{Batch, IntoIter as MsgsIntoIter, MeshHandle, Msgs};
 pub use runtime::{Runtime, RuntimeHandle};
 pub use shutdown::ShutdownSignal;
 pub use signals::ShutdownSignals;

@@ -2,9 +2,10 @@
 //!
 //! ```text
 //!  shard s (sender)                                  shard t (receiver)
-//!  send(t, m) ─► outbox[t]: Vec<M> ──flush──► lane(s,t): ArrayQueue<Vec<M>> ──recv──► Batch
-//!                (no synchronization)   one batch per      (bounded ring)    waker: AtomicWaker
-//!                                       target per turn
+//!  send(t, m) ─► outbox[t]: Vec<M> ──flush──► lane(s,t): Spsc<Vec<M>> ──recv──► Batch
+//!                (no synchronization)   one batch per    (bounded ring)     waker: AtomicWaker
+//!                                       target per turn                          │
+//!                 next outbox ◄── lane(s,t).returns: Spsc<Vec<M>> ◄── drop(batch.msgs)
 //! ```
 //!
 //! * `send` never waits: it appends to a plain `Vec` owned by the sending shard, or hands the
@@ -15,24 +16,29 @@
 //!   bigger) until the receiver frees a slot and wakes the flusher.
 //! * Order is preserved per (source, target): one producer (the source's flusher, or an
 //!   explicit `flush` on the same thread) and one consumer per FIFO lane.
+//! * Batch buffers are recycled: when the receiver drops a batch's [`Msgs`], the emptied
+//!   `Vec` goes back to the sender on the lane's return ring and becomes a later outbox, so
+//!   in steady state the mesh allocates nothing and frees nothing across threads.
 //! * A parked receiver is woken through its `AtomicWaker`, which glommio routes to the
 //!   right executor (its eventfd when that executor sleeps). See MESH.md for the numbers
 //!   behind this choice of transport.
 
 use std::cell::{Cell, RefCell};
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
 use atomic_waker::AtomicWaker;
-use crossbeam_queue::ArrayQueue;
+
+mod lane;
 
 use crate::config::MeshConfig;
 use crate::error::Full;
 use crate::shutdown::ShutdownSignal;
 use crate::stats::ShardStats;
+use lane::Spsc;
 
 /// Keeps per-shard atomics on their own cache lines (two lines: adjacent-line prefetch).
 #[derive(Debug, Default)]
@@ -46,10 +52,21 @@ impl<T> Deref for Padded<T> {
     }
 }
 
+/// Largest batch buffer (capacity times message size) that goes back to its sender for
+/// reuse; bigger ones are freed. Bounds what an idle lane keeps: `ring_batches` buffers of
+/// at most this size.
+const RECYCLE_MAX_BYTES: usize = 64 << 10;
+
 /// The ring from one shard to another. One per (source, target) pair, shared by the two.
 #[derive(Debug)]
 struct Lane<M> {
-    ring: ArrayQueue<Vec<M>>,
+    /// Batches, source to target. Producer: the source shard's thread; consumer: the
+    /// target shard's thread (each shard has exactly one `MeshLocal`, which is not `Send`).
+    ring: Spsc<Vec<M>>,
+    /// Emptied batch buffers, target back to source. Producer: the target's thread (a
+    /// `Msgs` holds an `Rc` of the target's `MeshLocal`, so it is dropped there); consumer:
+    /// the source's thread.
+    returns: Spsc<Vec<M>>,
     /// Set by the source when it found the ring full; the target clears it and wakes the
     /// source's flusher after it pops.
     sender_blocked: AtomicBool,
@@ -79,7 +96,8 @@ impl<M: Send> MeshShared<M> {
         let lanes = (0..shard_count * shard_count)
             .map(|_| {
                 Padded(Lane {
-                    ring: ArrayQueue::new(config.ring_batches),
+                    ring: Spsc::new(config.ring_batches),
+                    returns: Spsc::new(config.ring_batches),
                     sender_blocked: AtomicBool::new(false),
                 })
             })
@@ -99,19 +117,164 @@ impl<M: Send> MeshShared<M> {
                 .collect(),
         }
     }
+}
 
+impl<M> MeshShared<M> {
     fn lane(&self, source: usize, target: usize) -> &Lane<M> {
         &self.lanes[source * self.shard_count + target]
     }
 }
 
 /// Messages from one source shard, in the order it sent them.
+///
+/// Not `Send`: it belongs to the receiving shard (dropping its [`Msgs`] hands the buffer back
+/// to the sender through that shard's end of the lane).
 #[derive(Debug)]
 pub struct Batch<M> {
     /// The sending shard.
     pub source: usize,
     /// The messages, oldest first.
-    pub msgs: Vec<M>,
+    pub msgs: Msgs<M>,
+}
+
+/// The messages of a [`Batch`]: a `Vec<M>` (through `Deref`/`DerefMut`) whose buffer goes
+/// back to the sending shard for reuse when this is dropped (or, when consumed with
+/// `into_iter`, once the iterator is dropped). [`into_vec`](Self::into_vec) keeps the buffer.
+pub struct Msgs<M> {
+    vec: Vec<M>,
+    source: usize,
+    /// The receiving shard's end of the mesh. `Rc`: keeps the drop on that shard's thread.
+    home: Rc<MeshLocal<M>>,
+}
+
+impl<M> Msgs<M> {
+    /// The messages as a plain `Vec` (its buffer is then not recycled).
+    pub fn into_vec(mut self) -> Vec<M> {
+        std::mem::take(&mut self.vec)
+    }
+}
+
+impl<M> Deref for Msgs<M> {
+    type Target = Vec<M>;
+    fn deref(&self) -> &Vec<M> {
+        &self.vec
+    }
+}
+
+impl<M> DerefMut for Msgs<M> {
+    fn deref_mut(&mut self) -> &mut Vec<M> {
+        &mut self.vec
+    }
+}
+
+impl<M: std::fmt::Debug> std::fmt::Debug for Msgs<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.vec.fmt(f)
+    }
+}
+
+impl<M> Drop for Msgs<M> {
+    fn drop(&mut self) {
+        if self.vec.capacity() == 0
+            || self.vec.capacity().saturating_mul(std::mem::size_of::<M>()) > RECYCLE_MAX_BYTES
+        {
+            return;
+        }
+        // Drop the messages first: their drops may drop other batches (and push to the
+        // return ring) before we push below.
+        self.vec.clear();
+        let me = &*self.home;
+        let lane = me.shared.lane(self.source, me.shard_id);
+        let vec = std::mem::take(&mut self.vec);
+        // SAFETY: the producer of `lane.returns` is the target shard's thread: `self.home` is
+        // that shard's only `MeshLocal`, and the `Rc` keeps this drop on its thread. Pushes do
+        // not nest (the messages were dropped above). A full return ring frees the buffer.
+        drop(unsafe { lane.returns.push(vec) });
+    }
+}
+
+impl<M> IntoIterator for Msgs<M> {
+    type Item = M;
+    type IntoIter = IntoIter<M>;
+    fn into_iter(mut self) -> IntoIter<M> {
+        let end = self.vec.len();
+        // SAFETY: the iterator owns elements `next..end` from here on (it reads each once and
+        // drops the rest); the `Vec` sees length 0 so that it never drops them itself.
+        unsafe { self.vec.set_len(0) };
+        IntoIter {
+            msgs: self,
+            next: 0,
+            end,
+        }
+    }
+}
+
+impl<'a, M> IntoIterator for &'a Msgs<M> {
+    type Item = &'a M;
+    type IntoIter = std::slice::Iter<'a, M>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.vec.iter()
+    }
+}
+
+impl<'a, M> IntoIterator for &'a mut Msgs<M> {
+    type Item = &'a mut M;
+    type IntoIter = std::slice::IterMut<'a, M>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.vec.iter_mut()
+    }
+}
+
+/// The messages of a [`Batch`] by value, oldest first; recycles the buffer when dropped.
+pub struct IntoIter<M> {
+    /// Its `Vec` has length 0; elements `next..end` of its buffer are still owned by us.
+    msgs: Msgs<M>,
+    next: usize,
+    end: usize,
+}
+
+impl<M> Iterator for IntoIter<M> {
+    type Item = M;
+    fn next(&mut self) -> Option<M> {
+        if self.next == self.end {
+            return None;
+        }
+        // SAFETY: `next < end <= capacity`, the element at `next` is initialized and still
+        // ours (see `into_iter`); it is read once, as `next` moves past it.
+        let msg = unsafe { std::ptr::read(self.msgs.vec.as_ptr().add(self.next)) };
+        self.next += 1;
+        Some(msg)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.end - self.next;
+        (left, Some(left))
+    }
+}
+
+impl<M> ExactSizeIterator for IntoIter<M> {}
+
+impl<M> Drop for IntoIter<M> {
+    fn drop(&mut self) {
+        let left = self.end - self.next;
+        let start = self.next;
+        self.next = self.end;
+        // SAFETY: elements `start..end` are initialized and ours, dropped once here (`next`
+        // already moved past them in case a drop panics: the rest then leak, no double drop).
+        unsafe {
+            let ptr = self.msgs.vec.as_mut_ptr().add(start);
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(ptr, left));
+        }
+        // `self.msgs` (length 0) drops next and recycles the buffer.
+    }
+}
+
+impl<M> std::fmt::Debug for IntoIter<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntoIter")
+            .field("left", &(self.end - self.next))
+            .finish()
+    }
 }
 
 /// This shard's end of the mesh. One per shard (clones share it; not `Send`).
@@ -242,17 +405,19 @@ impl<M: Send + 'static> MeshHandle<M> {
         }
         let lane = me.shared.lane(me.shard_id, target);
         let len = outbox.len();
-        let batch = std::mem::replace(&mut *outbox, Vec::with_capacity(len));
-        let batch = match lane.ring.push(batch) {
-            Ok(()) => return self.pushed(target),
+        let batch = std::mem::take(&mut *outbox);
+        // SAFETY: this shard's thread is the only producer of `lane.ring` (see `Lane`).
+        let batch = match unsafe { lane.ring.push(batch) } {
+            Ok(()) => return self.pushed(lane, &mut outbox, len, target),
             Err(batch) => batch,
         };
         // The ring is full. Ask the target to wake us when it pops, then try once more in
         // case it popped between our push and the flag (the fences pair with try_recv's).
         lane.sender_blocked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        match lane.ring.push(batch) {
-            Ok(()) => self.pushed(target),
+        // SAFETY: as above.
+        match unsafe { lane.ring.push(batch) } {
+            Ok(()) => self.pushed(lane, &mut outbox, len, target),
             Err(batch) => {
                 *outbox = batch;
                 me.stats.mesh_lane_full.incr();
@@ -261,8 +426,14 @@ impl<M: Send + 'static> MeshHandle<M> {
         }
     }
 
-    fn pushed(&self, target: usize) -> bool {
+    fn pushed(&self, lane: &Lane<M>, outbox: &mut Vec<M>, len: usize, target: usize) -> bool {
         let me = &*self.inner;
+        // The next outbox: a buffer the target gave back, else a new one the size of this
+        // batch. SAFETY: this shard's thread is the only consumer of `lane.returns`.
+        *outbox = match unsafe { lane.returns.pop() } {
+            Some((vec, _)) => vec,
+            None => Vec::with_capacity(len),
+        };
         me.stats.mesh_sent_batches.incr();
         // Pairs with the fence in `recv`: either we see the receiver parked, or it sees
         // our batch when it checks the lanes again.
@@ -281,24 +452,36 @@ impl<M: Send + 'static> MeshHandle<M> {
         for k in 0..n {
             let source = (start + k) % n;
             let lane = me.shared.lane(source, me.shard_id);
-            let Some(msgs) = lane.ring.pop() else {
+            // SAFETY: this shard's thread is the only consumer of `lane.ring` (see `Lane`).
+            let Some((msgs, left)) = (unsafe { lane.ring.pop() }) else {
                 continue;
             };
             me.next_source.set((source + 1) % n);
             // Wake a blocked sender only once the ring is half empty: one wake-up per
             // half ring instead of one per batch while the sender outruns us. We keep
-            // popping until every lane is empty, so this point is always reached.
-            fence(Ordering::SeqCst);
-            if lane.sender_blocked.load(Ordering::Relaxed)
-                && lane.ring.len() <= lane.ring.capacity() / 2
-                && lane.sender_blocked.swap(false, Ordering::Relaxed)
-            {
-                me.shared.lane_room[source].store(true, Ordering::Release);
-                me.shared.flusher_wakers[source].wake();
+            // popping until every lane is empty, so this point is always reached. `left`
+            // may undercount (pushes not seen yet): then we look early, which is harmless.
+            if left <= lane.ring.capacity() / 2 {
+                // Pairs with the fence in `flush_target`: either the sender sees our pop when
+                // it retries, or we see its flag here.
+                fence(Ordering::SeqCst);
+                if lane.sender_blocked.load(Ordering::Relaxed)
+                    && lane.sender_blocked.swap(false, Ordering::Relaxed)
+                {
+                    me.shared.lane_room[source].store(true, Ordering::Release);
+                    me.shared.flusher_wakers[source].wake();
+                }
             }
             me.stats.mesh_received_batches.incr();
             me.stats.mesh_received_msgs.add(msgs.len() as u64);
-            return Some(Batch { source, msgs });
+            return Some(Batch {
+                source,
+                msgs: Msgs {
+                    vec: msgs,
+                    source,
+                    home: Rc::clone(&self.inner),
+                },
+            });
         }
         None
     }
