@@ -226,6 +226,10 @@ async fn serve_connected(
                     broker.timers.reschedule_at(id, at);
                 }
                 pending = fresh;
+                // A read that completes at once never yields: without this, a publisher
+                // with a full socket would keep the shard from every other connection
+                // (its subscribers' writes included) until its socket ran dry.
+                future::yield_now().await;
             }
             Ok(Event::Control(ConnectionEvent::Write)) => {
                 let out = conn.control.take_outbound();
