@@ -107,6 +107,8 @@ pub struct ShardBroker {
     /// newer message to that target.
     deferred: RefCell<Vec<VecDeque<MeshMessage>>>,
     deferred_pending: Cell<bool>,
+    /// Wakes [`ShardBroker::run_deferred`] when a message is deferred.
+    deferred_waker: RefCell<Option<std::task::Waker>>,
 }
 
 impl ShardBroker {
@@ -122,6 +124,7 @@ impl ShardBroker {
             state: RefCell::default(),
             deferred: RefCell::new((0..shard_count).map(|_| VecDeque::new()).collect()),
             deferred_pending: Cell::new(false),
+            deferred_waker: RefCell::new(None),
         })
     }
 
@@ -151,6 +154,9 @@ impl ShardBroker {
         if let Err(full) = self.ctx.mesh().send(target, msg) {
             deferred[target].push_back(full.into_inner());
             self.deferred_pending.set(true);
+            if let Some(waker) = self.deferred_waker.borrow_mut().take() {
+                waker.wake();
+            }
         }
     }
 
@@ -170,9 +176,26 @@ impl ShardBroker {
     }
 
     /// Moves deferred mesh messages into their outboxes as room appears. One task per
-    /// shard.
+    /// shard; it sleeps until something is deferred, then retries every millisecond.
     pub async fn run_deferred(self: Rc<Self>) {
         while !self.ctx.shutdown().is_shutting_down() {
+            if !self.deferred_pending.get() {
+                let idle = futures_lite::future::poll_fn(|cx| {
+                    if self.deferred_pending.get() {
+                        std::task::Poll::Ready(true)
+                    } else {
+                        *self.deferred_waker.borrow_mut() = Some(cx.waker().clone());
+                        std::task::Poll::Pending
+                    }
+                });
+                let stop = async {
+                    self.ctx.shutdown().wait().await;
+                    false
+                };
+                if !futures_lite::future::or(idle, stop).await {
+                    return;
+                }
+            }
             if self.deferred_pending.get() {
                 let mut deferred = self.deferred.borrow_mut();
                 let mut left = false;
@@ -187,8 +210,10 @@ impl ShardBroker {
                 }
                 self.deferred_pending.set(left);
             }
-            // Outboxes drain once per loop turn; a short sleep keeps an idle shard parked.
-            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+            if self.deferred_pending.get() {
+                // Outboxes drain once per loop turn; retry after the lanes had a moment.
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+            }
         }
     }
 
