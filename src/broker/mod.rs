@@ -8,6 +8,7 @@
 //!   (subscription trie and route table), [`retained`] (retained-message store),
 //!   [`read_buffer`].
 
+mod children;
 pub mod connection;
 pub mod connections;
 pub mod handshake;

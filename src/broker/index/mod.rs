@@ -6,7 +6,6 @@
 //!
 //! Both sit on one generic trie (`trie.rs`) with one matching walk (MQTT 5.0 §4.7).
 
-mod children;
 mod route_table;
 mod shard_set;
 mod subscribers;

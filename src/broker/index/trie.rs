@@ -6,7 +6,7 @@
 //! child is a field of its own, and the payload of the filter `{prefix}/#` sits in the node
 //! itself (`multi`), since `#` is always the last level and matches the prefix too.
 
-use super::children::Children;
+use crate::broker::children::Children;
 
 /// A filter's level that matches exactly one topic level.
 const SINGLE_LEVEL_WILDCARD: &str = "+";

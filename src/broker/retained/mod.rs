@@ -7,7 +7,6 @@
 //! A trie of topic levels (`node.rs`, `children.rs`) with the message at the node where its
 //! topic ends, and one walk of a topic filter over it (`walk.rs`).
 
-mod children;
 mod limits;
 mod node;
 mod store;

@@ -1,7 +1,7 @@
 //! `Node`: one topic level of the retained trie, holding the retained message of the topic
 //! that ends there. Pure, no I/O.
 
-use super::children::Children;
+use crate::broker::children::Children;
 use crate::broker::session::Message;
 
 /// A node stands for a topic prefix (the root for none); its children are the next levels.

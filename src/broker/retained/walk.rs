@@ -5,8 +5,8 @@
 //! frame per level in progress, not one per candidate, so `fleet/+/...` over 100k vehicles
 //! holds one iterator, and no topic depth can exhaust the call stack. Pure, no I/O.
 
-use super::children;
 use super::node::Node;
+use crate::broker::children;
 use crate::broker::session::Message;
 
 /// A filter's level that matches exactly one topic level.
