@@ -154,11 +154,8 @@ fn sigterm_stops_the_broker_with_status_0() {
 
 #[test]
 fn silent_connection_is_closed_after_the_connect_timeout() {
-    let dir = std::env::temp_dir().join(format!("coremq-01-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("coremq.toml");
-    std::fs::write(&config, "[limits]\nconnect_timeout_secs = 1\n").unwrap();
-    let broker = Broker::start(&["--config", config.to_str().unwrap(), "--shards", "2"]);
+    let config = support::ConfigFile::new("01", "[limits]\nconnect_timeout_secs = 1\n");
+    let broker = Broker::start(&["--config", config.arg(), "--shards", "2"]);
     // MQTT 3.1.1 §3.1.4 / 5.0 §4.8: no CONNECT in time -> closed without an answer.
     let mut silent = broker.connect();
     let mut answer = Vec::new();
@@ -169,5 +166,4 @@ fn silent_connection_is_closed_after_the_connect_timeout() {
         "log:\n{}",
         broker.log()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -176,11 +176,8 @@ fn unacknowledged_pubrel_is_resent_after_reconnect() {
 fn offline_queue_bound_keeps_the_oldest_and_logs_the_drop() {
     // coremq's documented policy at the queue bound (docs/configuration.md): the new
     // message is dropped, counted and logged; what is queued is kept and delivered.
-    let dir = std::env::temp_dir().join(format!("coremq-06-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("coremq.toml");
-    std::fs::write(&config, "[limits]\nqueued_messages_max = 3\n").unwrap();
-    let broker = Broker::start(&["--shards", "2", "--config", config.to_str().unwrap()]);
+    let config = support::ConfigFile::new("06", "[limits]\nqueued_messages_max = 3\n");
+    let broker = Broker::start(&["--shards", "2", "--config", config.arg()]);
     let (mut sub, _) = Client::connect_with(&broker, V3_1_1, "bounded-sub", persistent());
     sub.subscribe(&[("q/t", QOS1)]);
     sub.disconnect();
@@ -198,5 +195,4 @@ fn offline_queue_bound_keeps_the_oldest_and_logs_the_drop() {
     let got: Vec<String> = sub.collect(3).iter().map(text).collect();
     assert_eq!(got, ["m0", "m1", "m2"]);
     sub.expect_nothing(QUIET);
-    let _ = std::fs::remove_dir_all(&dir);
 }

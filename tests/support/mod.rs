@@ -240,3 +240,32 @@ pub fn exchange(stream: &mut TcpStream, request: &[u8]) -> Vec<u8> {
     stream.read_to_end(&mut answer).expect("read until close");
     answer
 }
+
+/// A configuration file in a scratch directory, removed when dropped.
+pub struct ConfigFile {
+    dir: std::path::PathBuf,
+    /// The file's path.
+    pub path: std::path::PathBuf,
+}
+
+impl ConfigFile {
+    /// Writes `text` as `coremq.toml` in a directory unique to this process and `tag`.
+    pub fn new(tag: &str, text: &str) -> ConfigFile {
+        let dir = std::env::temp_dir().join(format!("coremq-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("config scratch dir");
+        let path = dir.join("coremq.toml");
+        std::fs::write(&path, text).expect("write coremq.toml");
+        ConfigFile { dir, path }
+    }
+
+    /// The path as a command-line argument.
+    pub fn arg(&self) -> &str {
+        self.path.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
