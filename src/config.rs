@@ -12,7 +12,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::broker::session::SessionLimits;
-use crate::limits::{CONNECT_TIMEOUT_SECS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT};
+use crate::limits::{
+    CONNECT_TIMEOUT_SECS_DEFAULT, MAX_CONNECTIONS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT,
+    TOPIC_LEVELS_MAX_DEFAULT,
+};
 
 /// Shards one process may run (`shard::limits::SHARD_COUNT_MAX`).
 const SHARDS_VALID: RangeInclusive<usize> = 1..=shard::limits::SHARD_COUNT_MAX;
@@ -38,6 +41,10 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Bounds of every session.
     pub session_limits: SessionLimits,
+    /// Connections at once, all shards together.
+    pub max_connections: usize,
+    /// Levels a Topic Name or Topic Filter may have.
+    pub topic_levels_max: usize,
 }
 
 /// One MQTT listener.
@@ -65,6 +72,8 @@ impl Default for Config {
             max_packet_size_bytes: MAX_PACKET_SIZE_BYTES_DEFAULT,
             connect_timeout: Duration::from_secs(CONNECT_TIMEOUT_SECS_DEFAULT),
             session_limits: SessionLimits::default(),
+            max_connections: MAX_CONNECTIONS_DEFAULT,
+            topic_levels_max: TOPIC_LEVELS_MAX_DEFAULT,
         }
     }
 }
@@ -122,6 +131,8 @@ struct FileLimits {
     queued_bytes_max: Option<Spanned<usize>>,
     subscriptions_max: Option<Spanned<usize>>,
     queue_qos0_offline: Option<bool>,
+    max_connections: Option<Spanned<usize>>,
+    topic_levels_max: Option<Spanned<usize>>,
 }
 
 impl Config {
@@ -245,6 +256,12 @@ impl Config {
         if let Some(queue) = file.limits.queue_qos0_offline {
             limits.queue_qos0_offline = queue;
         }
+        if let Some(n) = at_least_one(file.limits.max_connections, "max_connections")? {
+            config.max_connections = n;
+        }
+        if let Some(n) = at_least_one(file.limits.topic_levels_max, "topic_levels_max")? {
+            config.topic_levels_max = n;
+        }
         Ok(config)
     }
 }
@@ -361,6 +378,8 @@ mod tests {
         assert_eq!(limits.queued_messages_max, 10);
         assert_eq!(limits.queued_bytes_max, 2048);
         assert_eq!(limits.subscriptions_max, 3);
+        let config = parse("[limits]\nmax_connections = 10\ntopic_levels_max = 4\n").unwrap();
+        assert_eq!((config.max_connections, config.topic_levels_max), (10, 4));
         assert!(limits.queue_qos0_offline);
         let e = error_of("[limits]\nqueued_messages_max = 0\n");
         assert!(

@@ -14,6 +14,14 @@ pub const READ_SCRATCH_FREE_MIN_BYTES: usize = 4 << 10;
 /// Seconds a new connection has to send CONNECT before it is closed.
 pub const CONNECT_TIMEOUT_SECS_DEFAULT: u64 = 10;
 
+/// Connections the broker serves at once, all shards together (each shard takes an equal
+/// share). Past it a new connection is closed as soon as it is accepted.
+pub const MAX_CONNECTIONS_DEFAULT: usize = 1_000_000;
+
+/// Levels in a Topic Name or Topic Filter. Deep topics cost every trie walk; 128 is far
+/// past real fleets (EMQX's default is 128).
+pub const TOPIC_LEVELS_MAX_DEFAULT: usize = 128;
+
 /// Bytes waiting to be written to one connection past which new QoS 0 messages for it are
 /// dropped (and counted): a slow subscriber cannot make the broker buffer without bound.
 pub const OUTBOUND_QOS0_BYTES_MAX: usize = 1 << 20;

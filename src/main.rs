@@ -141,6 +141,9 @@ fn main() -> ExitCode {
         max_packet_size_bytes: config.max_packet_size_bytes,
         connect_timeout: config.connect_timeout,
         session_limits: config.session_limits,
+        // Each shard takes an equal share; SO_REUSEPORT spreads connections evenly.
+        shard_connections_max: config.max_connections.div_ceil(shard_count),
+        topic_levels_max: config.topic_levels_max,
     };
     // Before the shards start, so that a SIGTERM during start-up still drains cleanly.
     let signals = match ShutdownSignals::install() {

@@ -34,6 +34,10 @@ pub struct ConnectionSettings {
     pub connect_timeout: Duration,
     /// Bounds of every session.
     pub session_limits: SessionLimits,
+    /// Connections this shard serves at most (its share of the broker's maximum).
+    pub shard_connections_max: usize,
+    /// Levels a Topic Name or Topic Filter may have.
+    pub topic_levels_max: usize,
 }
 
 /// What one wait on a connection produced.
@@ -85,6 +89,16 @@ impl Drop for Registered {
 /// Serves a connection accepted on this shard: reads CONNECT, then serves it here or
 /// hands it to the owner shard of its client id.
 pub async fn serve(broker: Rc<ShardBroker>, mut stream: TcpStream, peer: Option<SocketAddr>) {
+    if broker.connection_count() >= broker.settings.shard_connections_max {
+        // Cheapest refusal: no CONNECT is read, so no state and no answer.
+        broker.count_refused_connection();
+        tracing::warn!(
+            ?peer,
+            max = broker.settings.shard_connections_max,
+            "connection limit reached on this shard: connection closed"
+        );
+        return;
+    }
     let mut conn = Registered::new(&broker);
     conn.set_deadline(
         broker.settings.connect_timeout,

@@ -14,6 +14,11 @@ pub enum Next {
     Close(Ending),
 }
 
+/// Levels of a topic name or filter (`a//b` has three).
+pub(super) fn levels(topic: &str) -> usize {
+    topic.bytes().filter(|&b| b == b'/').count() + 1
+}
+
 impl ShardBroker {
     /// Handles one packet from the client of session `key`, connected through `control`.
     pub fn on_packet(&self, key: SessionKey, control: &ConnectionControl, packet: Packet) -> Next {
@@ -27,6 +32,13 @@ impl ShardBroker {
         };
         match packet {
             Packet::Publish(publish) => {
+                if levels(publish.topic.as_str()) > self.settings.topic_levels_max {
+                    tracing::info!(
+                        topic_levels = levels(publish.topic.as_str()),
+                        "closing connection: PUBLISH topic has too many levels"
+                    );
+                    return self.protocol_violation(control, ReasonCode::TopicNameInvalid);
+                }
                 if publish.properties.topic_alias.is_some() {
                     // We advertise Topic Alias Maximum 0 (MQTT 5.0 §3.3.2.3.4).
                     return self.protocol_violation(control, ReasonCode::TopicAliasInvalid);

@@ -123,6 +123,14 @@ impl ShardBroker {
             };
             let v5 = entry.session.version().is_v5();
             for (filter, options) in subscribe.filters {
+                if super::packets::levels(filter.filter()) > self.settings.topic_levels_max {
+                    reason_codes.push(if v5 {
+                        ReasonCode::TopicFilterInvalid
+                    } else {
+                        ReasonCode::UnspecifiedError
+                    });
+                    continue;
+                }
                 let previous =
                     match entry
                         .session

@@ -109,6 +109,7 @@ pub struct ShardBroker {
     deferred_pending: Cell<bool>,
     /// Wakes [`ShardBroker::run_deferred`] when a message is deferred.
     deferred_waker: RefCell<Option<std::task::Waker>>,
+    refused_connections: Cell<u64>,
 }
 
 impl ShardBroker {
@@ -125,6 +126,7 @@ impl ShardBroker {
             deferred: RefCell::new((0..shard_count).map(|_| VecDeque::new()).collect()),
             deferred_pending: Cell::new(false),
             deferred_waker: RefCell::new(None),
+            refused_connections: Cell::new(0),
         })
     }
 
@@ -279,6 +281,17 @@ impl ShardBroker {
     /// Live connections on this shard.
     pub fn connection_count(&self) -> usize {
         self.connections.borrow().len()
+    }
+
+    /// Counts a connection closed at the connection limit.
+    pub fn count_refused_connection(&self) {
+        self.refused_connections
+            .set(self.refused_connections.get() + 1);
+    }
+
+    /// Connections closed at the connection limit since start.
+    pub fn refused_connections(&self) -> u64 {
+        self.refused_connections.get()
     }
 }
 
