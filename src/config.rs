@@ -14,7 +14,7 @@ use toml::Spanned;
 use crate::broker::session::SessionLimits;
 use crate::limits::{
     CONNECT_TIMEOUT_SECS_DEFAULT, MAX_CONNECTIONS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT,
-    TOPIC_LEVELS_MAX_DEFAULT,
+    TOPIC_ALIAS_MAXIMUM_DEFAULT, TOPIC_LEVELS_MAX_DEFAULT,
 };
 
 /// Shards one process may run (`shard::limits::SHARD_COUNT_MAX`).
@@ -25,6 +25,10 @@ const MAX_PACKET_SIZE_BYTES_VALID: RangeInclusive<u32> = 2..=268_435_460;
 const CONNECT_TIMEOUT_SECS_VALID: RangeInclusive<u64> = 1..=3600;
 const BACKLOG_VALID: RangeInclusive<u32> = 1..=shard::limits::LISTEN_BACKLOG_MAX;
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+/// `$SYS` publication interval: 0 (off) up to a day.
+const SYS_INTERVAL_SECS_VALID: RangeInclusive<u64> = 0..=86_400;
+/// `$SYS` publication interval when the file says nothing (Mosquitto's default).
+const SYS_INTERVAL_SECS_DEFAULT: u64 = 10;
 
 /// The configuration the broker runs with, after defaults, file and flags.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +49,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Levels a Topic Name or Topic Filter may have.
     pub topic_levels_max: usize,
+    /// Topic Aliases a 5.0 client may set per connection (0: none).
+    pub topic_alias_maximum: u16,
+    /// Seconds between publications of the `$SYS` tree (0: never).
+    pub sys_interval_secs: u64,
 }
 
 /// One MQTT listener.
@@ -74,6 +82,8 @@ impl Default for Config {
             session_limits: SessionLimits::default(),
             max_connections: MAX_CONNECTIONS_DEFAULT,
             topic_levels_max: TOPIC_LEVELS_MAX_DEFAULT,
+            topic_alias_maximum: TOPIC_ALIAS_MAXIMUM_DEFAULT,
+            sys_interval_secs: SYS_INTERVAL_SECS_DEFAULT,
         }
     }
 }
@@ -111,6 +121,14 @@ struct FileConfig {
     listeners: Vec<FileListener>,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    sys: FileSys,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSys {
+    interval_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +151,7 @@ struct FileLimits {
     queue_qos0_offline: Option<bool>,
     max_connections: Option<Spanned<usize>>,
     topic_levels_max: Option<Spanned<usize>>,
+    topic_alias_maximum: Option<u16>,
 }
 
 impl Config {
@@ -262,6 +281,18 @@ impl Config {
         if let Some(n) = at_least_one(file.limits.topic_levels_max, "topic_levels_max")? {
             config.topic_levels_max = n;
         }
+        if let Some(n) = file.limits.topic_alias_maximum {
+            config.topic_alias_maximum = n;
+        }
+        if let Some(secs) = file.sys.interval_secs {
+            if !SYS_INTERVAL_SECS_VALID.contains(secs.get_ref()) {
+                return Err(error(
+                    Some(secs.span()),
+                    format!("interval_secs = {} is out of range; use {SYS_INTERVAL_SECS_VALID:?} (0: no $SYS tree)", secs.get_ref()),
+                ));
+            }
+            config.sys_interval_secs = secs.into_inner();
+        }
         Ok(config)
     }
 }
@@ -378,8 +409,12 @@ mod tests {
         assert_eq!(limits.queued_messages_max, 10);
         assert_eq!(limits.queued_bytes_max, 2048);
         assert_eq!(limits.subscriptions_max, 3);
-        let config = parse("[limits]\nmax_connections = 10\ntopic_levels_max = 4\n").unwrap();
+        let config = parse(
+            "[limits]\nmax_connections = 10\ntopic_levels_max = 4\ntopic_alias_maximum = 0\n",
+        )
+        .unwrap();
         assert_eq!((config.max_connections, config.topic_levels_max), (10, 4));
+        assert_eq!(config.topic_alias_maximum, 0);
         assert!(limits.queue_qos0_offline);
         let e = error_of("[limits]\nqueued_messages_max = 0\n");
         assert!(
@@ -388,6 +423,19 @@ mod tests {
         );
         let e = error_of("[limits]\ninflight_max = 70000\n");
         assert!(e.starts_with("coremq.toml:2:16: "), "{e}");
+    }
+
+    #[test]
+    fn sys_interval_is_read_and_bounded() {
+        assert_eq!(Config::default().sys_interval_secs, 10);
+        let interval = |text| parse(text).unwrap().sys_interval_secs;
+        assert_eq!(interval("[sys]\ninterval_secs = 0\n"), 0);
+        assert_eq!(interval("[sys]\ninterval_secs = 1\n"), 1);
+        let e = error_of("[sys]\ninterval_secs = 100000\n");
+        assert!(
+            e.starts_with("coremq.toml:2:17: interval_secs = 100000 is out of range"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub const MAX_CONNECTIONS_DEFAULT: usize = 1_000_000;
 /// past real fleets (EMQX's default is 128).
 pub const TOPIC_LEVELS_MAX_DEFAULT: usize = 128;
 
+/// Topic Aliases a 5.0 client may set per connection (CONNACK Topic Alias Maximum). Each
+/// costs one topic name per connection that uses it.
+pub const TOPIC_ALIAS_MAXIMUM_DEFAULT: u16 = 16;
+
 /// Bytes waiting to be written to one connection past which new QoS 0 messages for it are
 /// dropped (and counted): a slow subscriber cannot make the broker buffer without bound.
 pub const OUTBOUND_QOS0_BYTES_MAX: usize = 1 << 20;

@@ -144,6 +144,9 @@ fn main() -> ExitCode {
         // Each shard takes an equal share; SO_REUSEPORT spreads connections evenly.
         shard_connections_max: config.max_connections.div_ceil(shard_count),
         topic_levels_max: config.topic_levels_max,
+        topic_alias_maximum: config.topic_alias_maximum,
+        sys_interval: (config.sys_interval_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.sys_interval_secs)),
     };
     // Before the shards start, so that a SIGTERM during start-up still drains cleanly.
     let signals = match ShutdownSignals::install() {

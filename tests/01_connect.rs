@@ -50,12 +50,13 @@ fn v31_connect_is_accepted() {
 }
 
 #[test]
-fn v5_connack_advertises_receive_maximum_and_maximum_packet_size() {
+fn v5_connack_advertises_receive_maximum_maximum_packet_size_and_topic_aliases() {
     let broker = Broker::start(&["--shards", "2"]);
     // MQTT 5.0 §3.2.2.3: properties 0x21 Receive Maximum 32, 0x27 Maximum Packet Size
-    // 1048576 (the defaults).
+    // 1048576, 0x22 Topic Alias Maximum 16 (the defaults).
     let expected = [
-        0x20, 0x0B, 0x00, 0x00, 0x08, 0x21, 0x00, 0x20, 0x27, 0x00, 0x10, 0x00, 0x00,
+        0x20, 0x0E, 0x00, 0x00, 0x0B, 0x21, 0x00, 0x20, 0x27, 0x00, 0x10, 0x00, 0x00, 0x22, 0x00,
+        0x10,
     ];
     assert_eq!(
         answer(&mut broker.connect(), CONNECT_V5, expected.len()),

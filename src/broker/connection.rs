@@ -38,6 +38,10 @@ pub struct ConnectionSettings {
     pub shard_connections_max: usize,
     /// Levels a Topic Name or Topic Filter may have.
     pub topic_levels_max: usize,
+    /// Topic Alias Maximum advertised to 5.0 clients (0: aliases refused).
+    pub topic_alias_maximum: u16,
+    /// How often the `$SYS` tree is published; `None`: never.
+    pub sys_interval: Option<Duration>,
 }
 
 /// What one wait on a connection produced.
@@ -251,6 +255,7 @@ async fn serve_connected(
                     tracing::debug!(?peer, "write failed: {e}");
                     break Ending::Abnormal;
                 }
+                broker.counters.bytes_sent.add(out.len() as u64);
             }
             Ok(Event::Control(ConnectionEvent::Close(request))) => {
                 let reason = match request {
@@ -341,7 +346,10 @@ async fn next_event(
             }
             let mut scratch = broker.scratch.borrow_mut();
             match Pin::new(&mut *stream).poll_read(cx, scratch.space()) {
-                Poll::Ready(Ok(n)) => Poll::Ready(Ok(Event::Read(scratch.take(n)))),
+                Poll::Ready(Ok(n)) => {
+                    broker.counters.bytes_received.add(n as u64);
+                    Poll::Ready(Ok(Event::Read(scratch.take(n))))
+                }
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             }

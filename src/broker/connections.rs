@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::BytesMut;
 
 use crate::limits::OUTBOUND_QOS0_BYTES_MAX;
-use crate::protocol::{encode, Packet, ProtocolVersion, QoS};
+use crate::protocol::{encode, Packet, ProtocolVersion, QoS, TopicName};
 
 /// Names one live connection of a shard. A stale id (the connection ended, its slot was
 /// reused) finds nothing: the slot's generation no longer matches.
@@ -54,6 +54,9 @@ pub struct ConnectionControl {
     outbound: RefCell<BytesMut>,
     version: Cell<Option<ProtocolVersion>>,
     dropped_qos0: Cell<u64>,
+    /// Topic Aliases the client set (MQTT 5.0 §3.3.2.3.4), index = alias - 1; empty
+    /// until the first alias, so connections that use none pay nothing.
+    inbound_aliases: RefCell<Vec<Option<TopicName>>>,
 }
 
 impl ConnectionControl {
@@ -92,6 +95,32 @@ impl ConnectionControl {
         drop(outbound);
         self.wake();
         true
+    }
+
+    /// Resolves a PUBLISH's Topic Alias: a non-empty `topic` sets (or replaces) the
+    /// alias, an empty one uses it. `None` for an alias of 0, past `maximum`, or not set
+    /// yet: the caller ends the connection (0x94 Topic Alias invalid).
+    pub fn resolve_topic_alias(
+        &self,
+        alias: u16,
+        topic: &TopicName,
+        maximum: u16,
+    ) -> Option<TopicName> {
+        if alias == 0 || alias > maximum {
+            return None;
+        }
+        let slot = usize::from(alias - 1);
+        let mut aliases = self.inbound_aliases.borrow_mut();
+        if topic.as_str().is_empty() {
+            return aliases.get(slot).cloned().flatten();
+        }
+        if aliases.len() <= slot {
+            aliases.resize(slot + 1, None);
+        }
+        // Detached: the alias outlives the read buffer the topic was decoded from.
+        let topic = topic.detached();
+        aliases[slot] = Some(topic.clone());
+        Some(topic)
     }
 
     /// Takes everything queued for writing.
@@ -237,6 +266,28 @@ mod tests {
         // MQTT 3.1.1 §3.13: PINGRESP is 0xD0 0x00; both in one buffer.
         assert_eq!(&control.take_outbound()[..], [0xD0, 0x00, 0xD0, 0x00]);
         assert!(control.poll_event(&cx).is_pending());
+    }
+
+    #[test]
+    fn topic_aliases_are_set_used_and_bounded() {
+        let control = ConnectionControl::default();
+        let topic = TopicName::new("a/b").unwrap();
+        let empty = TopicName::empty();
+        // MQTT 5.0 §3.3.2.3.4: an unset alias, 0 and one past the maximum are errors.
+        assert_eq!(control.resolve_topic_alias(1, &empty, 4), None);
+        assert_eq!(control.resolve_topic_alias(0, &topic, 4), None);
+        assert_eq!(control.resolve_topic_alias(5, &topic, 4), None);
+        assert_eq!(
+            control.resolve_topic_alias(2, &topic, 4),
+            Some(topic.clone())
+        );
+        assert_eq!(control.resolve_topic_alias(2, &empty, 4), Some(topic));
+        let other = TopicName::new("c").unwrap();
+        assert_eq!(
+            control.resolve_topic_alias(2, &other, 4),
+            Some(other.clone())
+        );
+        assert_eq!(control.resolve_topic_alias(2, &empty, 4), Some(other));
     }
 
     #[test]

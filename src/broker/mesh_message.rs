@@ -2,6 +2,7 @@
 
 use shard::Handoff;
 
+use super::counters::SysSnapshot;
 use super::session::Message;
 use crate::protocol::{Connect, TopicFilter};
 
@@ -34,6 +35,8 @@ pub enum MeshMessage {
     },
     /// A retained message (or, with an empty payload, its deletion) for every replica.
     Retain(Message),
+    /// The source's counters for the `$SYS` tree, to shard 0 every interval.
+    SysStats(SysSnapshot),
 }
 
 /// What travels with a handed-off connection.

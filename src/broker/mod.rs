@@ -7,10 +7,12 @@
 //! * Pure building blocks: [`session`] (one client's session state machine), [`index`]
 //!   (subscription trie and route table), [`retained`] (retained-message store),
 //!   [`read_buffer`].
+//! * [`sys`]: the `$SYS` topic tree, summed on shard 0 from every shard's [`counters`].
 
 mod children;
 pub mod connection;
 pub mod connections;
+pub mod counters;
 pub mod handshake;
 pub mod index;
 pub mod mesh_message;
@@ -22,3 +24,4 @@ pub mod session;
 pub mod sessions;
 pub mod shard_broker;
 pub mod shard_main;
+pub mod sys;

@@ -23,6 +23,7 @@ impl ShardBroker {
     /// Handles one packet from the client of session `key`, connected through `control`.
     pub fn on_packet(&self, key: SessionKey, control: &ConnectionControl, packet: Packet) -> Next {
         let now_ms = self.now_ms();
+        self.counters.messages_received.incr();
         let mut actions = Vec::new();
         let session_call = |f: &mut dyn FnMut(&mut super::session::Session)| {
             let mut state = self.state.borrow_mut();
@@ -31,17 +32,29 @@ impl ShardBroker {
             }
         };
         match packet {
-            Packet::Publish(publish) => {
+            Packet::Publish(mut publish) => {
+                self.counters.publish_received.incr();
+                // Topic Alias (MQTT 5.0 §3.3.2.3.4): resolved here, per connection, so the
+                // session and everything after it see a full topic name.
+                if let Some(alias) = publish.properties.topic_alias.take() {
+                    match control.resolve_topic_alias(
+                        alias.get(),
+                        &publish.topic,
+                        self.settings.topic_alias_maximum,
+                    ) {
+                        Some(topic) => publish.topic = topic,
+                        None => {
+                            tracing::info!(alias, "closing connection: invalid Topic Alias");
+                            return self.protocol_violation(control, ReasonCode::TopicAliasInvalid);
+                        }
+                    }
+                }
                 if levels(publish.topic.as_str()) > self.settings.topic_levels_max {
                     tracing::info!(
                         topic_levels = levels(publish.topic.as_str()),
                         "closing connection: PUBLISH topic has too many levels"
                     );
                     return self.protocol_violation(control, ReasonCode::TopicNameInvalid);
-                }
-                if publish.properties.topic_alias.is_some() {
-                    // We advertise Topic Alias Maximum 0 (MQTT 5.0 §3.3.2.3.4).
-                    return self.protocol_violation(control, ReasonCode::TopicAliasInvalid);
                 }
                 let mut publish = Some(publish);
                 session_call(&mut |s| {
@@ -71,7 +84,8 @@ impl ShardBroker {
                 return Next::Continue;
             }
             Packet::PingReq => {
-                control.send(&Packet::PingResp);
+                let queued = control.send(&Packet::PingResp);
+                self.count_sent(&Packet::PingResp, queued);
                 return Next::Continue;
             }
             Packet::Disconnect(disconnect) => {

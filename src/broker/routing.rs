@@ -101,6 +101,14 @@ impl ShardBroker {
                 if outcome == DeliverOutcome::DroppedQueueFull {
                     log_queue_full(&entry.session);
                 }
+                if matches!(
+                    outcome,
+                    DeliverOutcome::DroppedQueueFull
+                        | DeliverOutcome::DroppedOffline
+                        | DeliverOutcome::DroppedTooLarge
+                ) {
+                    self.counters.publish_dropped.incr();
+                }
             }
             self.apply(key, actions);
         }

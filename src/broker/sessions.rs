@@ -41,6 +41,7 @@ impl ShardBroker {
     /// `Err` carries the CONNACK refusal already queued on the connection.
     pub fn attach(&self, connect: &Connect, conn: ConnectionId) -> Result<Attached, ReasonCode> {
         let version = connect.protocol_version;
+        self.counters.messages_received.incr();
         let control = self
             .connections
             .borrow()
@@ -82,6 +83,7 @@ impl ShardBroker {
             if let Some(key) = existing {
                 let entry = state.sessions.get_mut(&key).expect("indexed session");
                 if let Some(old) = entry.connection.take() {
+                    self.counters.clients_connected.decr();
                     // Takeover (MQTT 5.0 §3.1.4 step 2): the old connection closes with
                     // 0x8E. Its will is published unless a will delay covers the new
                     // connection (MQTT 5.0 §3.1.3.2.2); in 3.1.1 it is published.
@@ -129,6 +131,7 @@ impl ShardBroker {
             };
             let entry = state.sessions.get_mut(&key).expect("session just made");
             entry.connection = Some(conn);
+            self.counters.clients_connected.incr();
             entry.will = connect.will.clone();
             entry.expiry_secs = expiry_secs;
             entry.epoch += 1;
@@ -147,14 +150,20 @@ impl ShardBroker {
                 std::num::NonZeroU16::new(self.settings.session_limits.inbound_receive_maximum);
             properties.maximum_packet_size =
                 std::num::NonZeroU32::new(self.settings.max_packet_size_bytes);
-            // Topic aliases from clients are not supported yet: advertise 0.
-            properties.topic_alias_maximum = None;
+            // Absent means 0 (MQTT 5.0 §3.2.2.3.8).
+            properties.topic_alias_maximum =
+                Some(self.settings.topic_alias_maximum).filter(|&max| max > 0);
         }
-        control.send(&Packet::ConnAck(Box::new(connack)));
+        let connack = Packet::ConnAck(Box::new(connack));
+        let queued = control.send(&connack);
+        self.count_sent(&connack, queued);
         {
             let mut state = self.state.borrow_mut();
             let entry = state.sessions.get_mut(&key).expect("attached session");
             let receive_maximum = connect.properties.receive_maximum;
+            entry
+                .session
+                .set_client_maximum_packet_size(connect.properties.maximum_packet_size);
             entry
                 .session
                 .connected(version, receive_maximum, now_ms, &mut actions);
@@ -168,7 +177,9 @@ impl ShardBroker {
         control: &super::connections::ConnectionControl,
         code: ReasonCode,
     ) -> ReasonCode {
-        control.send(&Packet::ConnAck(Box::new(ConnAck::new(code))));
+        let connack = Packet::ConnAck(Box::new(ConnAck::new(code)));
+        let queued = control.send(&connack);
+        self.count_sent(&connack, queued);
         code
     }
 
@@ -199,6 +210,7 @@ impl ShardBroker {
                 return;
             }
             entry.connection = None;
+            self.counters.clients_connected.decr();
             entry.session.disconnected();
             let will = match ending {
                 Ending::Normal => {
@@ -248,6 +260,7 @@ impl ShardBroker {
             // The session ends before the will delay: the will goes now (§3.1.3.2.2).
             let will = entry.will.take();
             self.drop_session_locked(&mut state, key);
+            self.counters.sessions_expired.incr();
             will
         };
         if let Some(will) = will {
@@ -280,6 +293,9 @@ impl ShardBroker {
         let Some(entry) = state.sessions.remove(&key) else {
             return;
         };
+        if entry.connection.is_some() {
+            self.counters.clients_connected.decr();
+        }
         state.by_client_id.remove(entry.session.client_id());
         let filters: Vec<_> = entry
             .session
@@ -331,7 +347,8 @@ impl ShardBroker {
             match action {
                 SessionAction::Send(packet) => {
                     if let Some(control) = &control {
-                        control.send(&packet);
+                        let queued = control.send(&packet);
+                        self.count_sent(&packet, queued);
                     }
                 }
                 SessionAction::Route(message) => self.route(message, Some(key)),

@@ -12,11 +12,13 @@ use shard::{glommio, ShardContext};
 
 use super::connection::ConnectionSettings;
 use super::connections::{CloseRequest, ConnectionId, ConnectionTable};
+use super::counters::ShardCounters;
 use super::index::{RouteTable, SubscriptionTrie};
 use super::mesh_message::MeshMessage;
 use super::read_buffer::ReadScratch;
 use super::retained::RetainedStore;
 use super::session::Session;
+use super::sys::SysTree;
 use crate::protocol::{MqttString, SubscriptionId, SubscriptionOptions, Will};
 
 /// Names a session on its owner shard (the trie's subscriber key).
@@ -110,6 +112,10 @@ pub struct ShardBroker {
     /// Wakes [`ShardBroker::run_deferred`] when a message is deferred.
     deferred_waker: RefCell<Option<std::task::Waker>>,
     refused_connections: Cell<u64>,
+    /// What this shard counts for the `$SYS` tree.
+    pub(super) counters: ShardCounters,
+    /// The `$SYS` tree, summed from every shard (used on shard 0 only).
+    pub(super) sys: RefCell<SysTree>,
 }
 
 impl ShardBroker {
@@ -127,6 +133,8 @@ impl ShardBroker {
             deferred_pending: Cell::new(false),
             deferred_waker: RefCell::new(None),
             refused_connections: Cell::new(0),
+            counters: ShardCounters::default(),
+            sys: RefCell::new(SysTree::new(shard_count)),
         })
     }
 
@@ -250,6 +258,7 @@ impl ShardBroker {
                 self.state.borrow_mut().routes.remove(&filter, source);
             }
             MeshMessage::Retain(message) => self.store_retained(message),
+            MeshMessage::SysStats(snapshot) => self.on_sys_stats(source, snapshot),
         }
     }
 

@@ -18,6 +18,9 @@ pub async fn shard_main(ctx: ShardContext<MeshMessage>, settings: ConnectionSett
     glommio::spawn_local(Rc::clone(&broker).run_inbox()).detach();
     glommio::spawn_local(Rc::clone(&broker).run_deadlines()).detach();
     glommio::spawn_local(Rc::clone(&broker).run_deferred()).detach();
+    if let Some(interval) = broker.settings.sys_interval {
+        glommio::spawn_local(Rc::clone(&broker).run_sys(interval)).detach();
+    }
     let mut accept_loops = Vec::new();
     for listener in ctx.listeners() {
         let listener = Rc::clone(listener);

@@ -78,6 +78,9 @@ impl QoS {
 pub struct PacketId(NonZeroU16);
 
 impl PacketId {
+    /// The smallest packet identifier, 1.
+    pub const MIN: Self = Self(NonZeroU16::MIN);
+
     /// A packet identifier, or `None` for 0.
     pub const fn new(value: u16) -> Option<Self> {
         match NonZeroU16::new(value) {

@@ -39,6 +39,8 @@ pub struct ConnectOptions {
     pub session_expiry_secs: Option<u32>,
     /// MQTT 5.0 Receive Maximum.
     pub receive_maximum: Option<u16>,
+    /// MQTT 5.0 Maximum Packet Size.
+    pub maximum_packet_size: Option<u32>,
 }
 
 impl Default for ConnectOptions {
@@ -49,6 +51,7 @@ impl Default for ConnectOptions {
             will: None,
             session_expiry_secs: None,
             receive_maximum: None,
+            maximum_packet_size: None,
         }
     }
 }
@@ -154,6 +157,9 @@ impl Client {
         connect.will = options.will;
         connect.properties.session_expiry_interval_secs = options.session_expiry_secs;
         connect.properties.receive_maximum = options.receive_maximum.and_then(NonZeroU16::new);
+        connect.properties.maximum_packet_size = options
+            .maximum_packet_size
+            .and_then(std::num::NonZeroU32::new);
         Packet::Connect(Box::new(connect))
     }
 

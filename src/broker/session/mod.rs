@@ -87,6 +87,9 @@ pub enum DeliverOutcome {
     DroppedOffline,
     /// Refused: its Message Expiry Interval had already passed. Counted in `expired`.
     Expired,
+    /// Not sent: the PUBLISH would exceed the client's Maximum Packet Size (MQTT 5.0
+    /// §3.1.2.11.4: discarded as if delivered). Counted in `dropped_too_large`.
+    DroppedTooLarge,
 }
 
 /// What became of a PUBLISH from the client.
@@ -131,6 +134,8 @@ pub struct SessionCounters {
     pub unknown_acks: u64,
     /// Outbound QoS 2 flows ended by a failure PUBREC.
     pub refused_by_client: u64,
+    /// Deliveries discarded because they exceed the client's Maximum Packet Size.
+    pub dropped_too_large: u64,
 }
 
 /// The session of one client id. Lives on the owner shard of its client id
@@ -152,6 +157,7 @@ pub struct Session {
     inbound_qos2: InboundQos2,
     packet_ids: PacketIds,
     counters: SessionCounters,
+    client_maximum_packet_size: Option<std::num::NonZeroU32>,
 }
 
 impl Session {
@@ -170,7 +176,14 @@ impl Session {
             inbound_qos2: InboundQos2::default(),
             packet_ids: PacketIds::default(),
             counters: SessionCounters::default(),
+            client_maximum_packet_size: None,
         }
+    }
+
+    /// The Maximum Packet Size the client's CONNECT allows (MQTT 5.0 §3.1.2.11.4); set
+    /// before [`Session::connected`]. A delivery that would exceed it is discarded.
+    pub fn set_client_maximum_packet_size(&mut self, max: Option<std::num::NonZeroU32>) {
+        self.client_maximum_packet_size = max;
     }
 
     /// A connection for this session is up (CONNACK sent). `receive_maximum` is the
@@ -229,6 +242,18 @@ impl Session {
             return DeliverOutcome::Expired;
         }
         let outgoing = Outgoing::new(message, grant, kind);
+        if let Some(max) = self.client_maximum_packet_size {
+            // The packet id's value does not change the size; its presence does.
+            let packet_id = (outgoing.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
+            let publish = Packet::Publish(outgoing.to_publish(packet_id, false, now_ms));
+            if publish
+                .encoded_len(self.version)
+                .map_or(true, |len| len > max.get() as usize)
+            {
+                self.counters.dropped_too_large += 1;
+                return DeliverOutcome::DroppedTooLarge;
+            }
+        }
         let qos0 = outgoing.qos == QoS::AtMostOnce;
         if qos0 && !self.connected && !self.limits.queue_qos0_offline {
             self.counters.dropped_qos0_offline += 1;

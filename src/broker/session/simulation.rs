@@ -154,6 +154,7 @@ impl Outbound {
             DeliverOutcome::Sent | DeliverOutcome::Queued => self.accepted.push((seq, qos)),
             DeliverOutcome::DroppedQueueFull | DeliverOutcome::DroppedOffline => self.refused += 1,
             DeliverOutcome::Expired => panic!("no expiry in this simulation"),
+            DeliverOutcome::DroppedTooLarge => panic!("no packet size limit in this simulation"),
         }
         self.take(&mut out);
     }

@@ -799,3 +799,36 @@ fn subscriptions_are_recorded_replaced_bounded_and_removed() {
     assert_eq!(s.subscription_count(), 1);
     assert!(s.subscription(&TopicFilter::new("b").unwrap()).is_some());
 }
+
+#[test]
+fn a_delivery_over_the_clients_maximum_packet_size_is_discarded() {
+    // MQTT 5.0 §3.1.2.11.4 [MQTT-3.1.2-25]: never send a packet larger than the client's
+    // Maximum Packet Size; discard it as if it had been delivered. A QoS 1 PUBLISH on
+    // "t/1" with payload "abcd" is 2 + 2+3 + 2 + 1 (no properties) + 4 = 14 bytes.
+    let mut session = Session::new(MqttString::new("c").unwrap(), V5, limits(4));
+    session.set_client_maximum_packet_size(std::num::NonZeroU32::new(14));
+    let mut out = Vec::new();
+    session.connected(V5, None, 0, &mut out);
+    let fits = session.deliver(
+        message("abcd", QoS::AtLeastOnce),
+        grant(QoS::AtLeastOnce),
+        DeliveryKind::Matched,
+        0,
+        &mut out,
+    );
+    assert_eq!(fits, DeliverOutcome::Sent);
+    let too_big = session.deliver(
+        message("abcde", QoS::AtLeastOnce),
+        grant(QoS::AtLeastOnce),
+        DeliveryKind::Matched,
+        0,
+        &mut out,
+    );
+    assert_eq!(too_big, DeliverOutcome::DroppedTooLarge);
+    assert_eq!(session.counters().dropped_too_large, 1);
+    assert_eq!(
+        session.inflight_len(),
+        1,
+        "the discarded one holds no window slot"
+    );
+}
