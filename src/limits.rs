@@ -26,6 +26,10 @@ pub const TOPIC_LEVELS_MAX_DEFAULT: usize = 128;
 /// costs one topic name per connection that uses it.
 pub const TOPIC_ALIAS_MAXIMUM_DEFAULT: u16 = 16;
 
+/// Delayed publishes (`$delayed/{secs}/{topic}`) waiting on one shard; past it a new one
+/// is dropped and logged.
+pub const DELAYED_MESSAGES_MAX_PER_SHARD: usize = 100_000;
+
 /// Bytes waiting to be written to one connection past which new QoS 0 messages for it are
 /// dropped (and counted): a slow subscriber cannot make the broker buffer without bound.
 pub const OUTBOUND_QOS0_BYTES_MAX: usize = 1 << 20;

@@ -13,6 +13,7 @@ mod children;
 pub mod connection;
 pub mod connections;
 pub mod counters;
+pub mod delayed;
 pub mod handshake;
 pub mod index;
 pub mod mesh_message;

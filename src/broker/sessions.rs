@@ -351,7 +351,7 @@ impl ShardBroker {
                         self.count_sent(&packet, queued);
                     }
                 }
-                SessionAction::Route(message) => self.route(message, Some(key)),
+                SessionAction::Route(message) => self.route_or_delay(message, key),
                 SessionAction::Disconnect(reason) => {
                     if let Some(control) = &control {
                         if control.close_requested().is_none() {

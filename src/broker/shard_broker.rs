@@ -34,6 +34,8 @@ pub enum Deadline {
     SessionExpiry(SessionKey, u64),
     /// A disconnected session's Will Delay Interval ends (MQTT 5.0 §3.1.3.2.2).
     WillDelay(SessionKey, u64),
+    /// A delayed publish (`$delayed/{secs}/{topic}`) is due.
+    DelayedPublish(u64),
 }
 
 /// A subscription as the shard's index holds it.
@@ -81,6 +83,7 @@ pub(super) struct State {
     pub(super) next_token: u64,
     pub(super) next_assigned_id: u64,
     pub(super) shared_round_robin: u64,
+    pub(super) delayed: super::delayed::DelayedStore,
 }
 
 impl std::fmt::Debug for State {
@@ -275,6 +278,7 @@ impl ShardBroker {
                     }
                     Deadline::SessionExpiry(key, epoch) => self.expire_session(key, epoch),
                     Deadline::WillDelay(key, epoch) => self.will_delay_ended(key, epoch),
+                    Deadline::DelayedPublish(id) => self.delayed_publish_due(id),
                 }
             }
         }
