@@ -51,6 +51,10 @@ pub struct Config {
     pub topic_levels_max: usize,
     /// Topic Aliases a 5.0 client may set per connection (0: none).
     pub topic_alias_maximum: u16,
+    /// Server Keep Alive imposed on 5.0 clients; `None`: their own.
+    pub server_keep_alive_secs: Option<u16>,
+    /// Response Information for 5.0 clients that request it.
+    pub response_information: Option<String>,
     /// Seconds between publications of the `$SYS` tree (0: never).
     pub sys_interval_secs: u64,
 }
@@ -84,6 +88,8 @@ impl Default for Config {
             topic_levels_max: TOPIC_LEVELS_MAX_DEFAULT,
             topic_alias_maximum: TOPIC_ALIAS_MAXIMUM_DEFAULT,
             sys_interval_secs: SYS_INTERVAL_SECS_DEFAULT,
+            server_keep_alive_secs: None,
+            response_information: None,
         }
     }
 }
@@ -123,6 +129,7 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     sys: FileSys,
+    response_information: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +159,7 @@ struct FileLimits {
     max_connections: Option<Spanned<usize>>,
     topic_levels_max: Option<Spanned<usize>>,
     topic_alias_maximum: Option<u16>,
+    server_keep_alive_secs: Option<u16>,
 }
 
 impl Config {
@@ -284,6 +292,17 @@ impl Config {
         if let Some(n) = file.limits.topic_alias_maximum {
             config.topic_alias_maximum = n;
         }
+        config.server_keep_alive_secs = file.limits.server_keep_alive_secs;
+        if let Some(info) = file.response_information {
+            if crate::protocol::MqttString::new(info.get_ref()).is_err() {
+                return Err(error(
+                    Some(info.span()),
+                    "response_information must be UTF-8 without U+0000, at most 65535 bytes"
+                        .to_string(),
+                ));
+            }
+            config.response_information = Some(info.into_inner());
+        }
         if let Some(secs) = file.sys.interval_secs {
             if !SYS_INTERVAL_SECS_VALID.contains(secs.get_ref()) {
                 return Err(error(
@@ -415,6 +434,11 @@ mod tests {
         .unwrap();
         assert_eq!((config.max_connections, config.topic_levels_max), (10, 4));
         assert_eq!(config.topic_alias_maximum, 0);
+        let config =
+            parse("response_information = \"replies/\"\n[limits]\nserver_keep_alive_secs = 30\n")
+                .unwrap();
+        assert_eq!(config.server_keep_alive_secs, Some(30));
+        assert_eq!(config.response_information.as_deref(), Some("replies/"));
         assert!(limits.queue_qos0_offline);
         let e = error_of("[limits]\nqueued_messages_max = 0\n");
         assert!(

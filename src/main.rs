@@ -145,6 +145,11 @@ fn main() -> ExitCode {
         shard_connections_max: config.max_connections.div_ceil(shard_count),
         topic_levels_max: config.topic_levels_max,
         topic_alias_maximum: config.topic_alias_maximum,
+        server_keep_alive_secs: config.server_keep_alive_secs,
+        response_information: config
+            .response_information
+            .as_deref()
+            .and_then(|s| coremq::protocol::MqttString::new(s).ok()),
         sys_interval: (config.sys_interval_secs > 0)
             .then(|| std::time::Duration::from_secs(config.sys_interval_secs)),
     };

@@ -1,13 +1,16 @@
-//! MQTT 5.0 features over real sockets: Topic Alias from the client (§3.3.2.3.4) and the
-//! client's Maximum Packet Size on deliveries (§3.1.2.11.4).
+//! MQTT 5.0 features over real sockets: Topic Alias from the client (§3.3.2.3.4), the
+//! client's Maximum Packet Size on deliveries (§3.1.2.11.4), Server Keep Alive and
+//! Response Information (§3.2.2.3), Payload Format Indicator (§3.3.2.3.2).
 
 mod support;
 
 use std::num::NonZeroU16;
 
-use coremq::protocol::{Packet, ReasonCode, TopicName};
+use coremq::protocol::{
+    ConnAck, MqttString, Packet, PayloadFormatIndicator, ReasonCode, TopicName, UserProperty,
+};
 use support::client::{publish_packet, text, Client, ConnectOptions, QOS0, QOS1, QUIET, V5};
-use support::{Broker, IO_TIMEOUT};
+use support::{Broker, ConfigFile, IO_TIMEOUT};
 
 fn broker() -> Broker {
     Broker::start(&["--shards", "2"])
@@ -76,4 +79,95 @@ fn deliveries_over_the_clients_maximum_packet_size_are_discarded() {
     let got = sub.expect_publish_acked();
     assert_eq!(text(&got), "small");
     sub.expect_nothing(QUIET);
+}
+
+/// CONNECT with `request_response_information`, answered by the CONNACK returned.
+fn connack_with_request(broker: &Broker, client_id: &str, request: bool) -> (Client, ConnAck) {
+    let mut client = Client::open(broker, V5, client_id);
+    let Packet::Connect(mut connect) = client.connect_packet(ConnectOptions::default()) else {
+        unreachable!("connect_packet builds a CONNECT")
+    };
+    connect.properties.request_response_information = Some(request);
+    client.send(&Packet::Connect(connect));
+    match client.expect_packet() {
+        Packet::ConnAck(connack) => (client, *connack),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
+
+#[test]
+fn server_keep_alive_and_response_information_come_from_the_configuration() {
+    let config = ConfigFile::new(
+        "12-ka",
+        "response_information = \"replies/\"\n[limits]\nserver_keep_alive_secs = 1\n",
+    );
+    let broker = Broker::start(&["--shards", "2", "--config", config.arg()]);
+    // MQTT 5.0 §3.2.2.3.15: Response Information only to a client that asked for it.
+    let (mut asked, connack) = connack_with_request(&broker, "ka-asked", true);
+    assert_eq!(
+        connack.properties.response_information.as_deref(),
+        Some("replies/")
+    );
+    // §3.2.2.3.14: Server Keep Alive replaces the client's 60 s: idle for 1.5 s ends it.
+    assert_eq!(connack.properties.server_keep_alive_secs, Some(1));
+    let got = asked.expect_closed(IO_TIMEOUT);
+    assert!(
+        got.iter().any(|p| matches!(
+            p,
+            Packet::Disconnect(d) if d.reason_code == ReasonCode::KeepAliveTimeout
+        )),
+        "{got:?}"
+    );
+    let (_quiet, connack) = connack_with_request(&broker, "ka-not-asked", false);
+    assert_eq!(connack.properties.response_information, None);
+}
+
+#[test]
+fn a_payload_that_is_not_the_utf8_it_claims_ends_the_connection_with_0x99() {
+    let broker = broker();
+    let mut publisher = Client::connect(&broker, V5, "pfi-pub");
+    let mut publish = publish_packet("pfi/t", &[0xC3, 0x28], QOS0, false, 0);
+    publish.properties.payload_format_indicator = Some(PayloadFormatIndicator::Utf8);
+    publisher.send(&Packet::Publish(publish));
+    let got = publisher.expect_closed(IO_TIMEOUT);
+    assert!(
+        got.iter().any(|p| matches!(
+            p,
+            Packet::Disconnect(d) if d.reason_code == ReasonCode::PayloadFormatInvalid
+        )),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn request_response_and_user_properties_pass_through_in_order() {
+    // MQTT 5.0 §3.3.2.3: Response Topic, Correlation Data, Content Type, Payload Format
+    // Indicator and User Properties (in order, §3.3.2.3.7) reach the subscriber unchanged.
+    let broker = broker();
+    let mut responder = Client::connect(&broker, V5, "rr-responder");
+    responder.subscribe(&[("rr/request", QOS1)]);
+    let mut requester = Client::connect(&broker, V5, "rr-requester");
+    let mut publish = publish_packet("rr/request", b"ping", QOS1, false, 1);
+    let props = &mut publish.properties;
+    props.response_topic = TopicName::new("rr/reply/1").ok();
+    props.correlation_data = Some(bytes::Bytes::from_static(b"\x00\x01corr"));
+    props.content_type = MqttString::new("text/plain").ok();
+    props.payload_format_indicator = Some(PayloadFormatIndicator::Utf8);
+    for (k, v) in [("b", "2"), ("a", "1"), ("b", "3")] {
+        props.user_properties.push(UserProperty {
+            name: MqttString::new(k).unwrap(),
+            value: MqttString::new(v).unwrap(),
+        });
+    }
+    let sent = publish.properties.clone();
+    requester.send(&Packet::Publish(publish));
+    let got = responder.expect_publish_acked();
+    assert_eq!(got.properties.response_topic, sent.response_topic);
+    assert_eq!(got.properties.correlation_data, sent.correlation_data);
+    assert_eq!(got.properties.content_type, sent.content_type);
+    assert_eq!(
+        got.properties.payload_format_indicator,
+        sent.payload_format_indicator
+    );
+    assert_eq!(got.properties.user_properties, sent.user_properties);
 }

@@ -40,6 +40,11 @@ pub struct ConnectionSettings {
     pub topic_levels_max: usize,
     /// Topic Alias Maximum advertised to 5.0 clients (0: aliases refused).
     pub topic_alias_maximum: u16,
+    /// Server Keep Alive: the keep alive every 5.0 client must use instead of its own
+    /// (MQTT 5.0 §3.2.2.3.14); `None`: the client's.
+    pub server_keep_alive_secs: Option<u16>,
+    /// Response Information sent to 5.0 clients that ask for it (§3.2.2.3.15).
+    pub response_information: Option<crate::protocol::MqttString>,
     /// How often the `$SYS` tree is published; `None`: never.
     pub sys_interval: Option<Duration>,
 }
@@ -220,8 +225,12 @@ async fn serve_connected(
     );
     // Keep alive (MQTT 5.0 §3.1.2.10): nothing received for 1.5 times the interval ends
     // the connection. Reset on every read, not every packet.
-    let keep_alive = (connect.keep_alive_secs > 0)
-        .then(|| Duration::from_millis(u64::from(connect.keep_alive_secs) * 1500));
+    let keep_alive_secs = match broker.settings.server_keep_alive_secs {
+        Some(secs) if version.is_v5() => secs,
+        _ => connect.keep_alive_secs,
+    };
+    let keep_alive =
+        (keep_alive_secs > 0).then(|| Duration::from_millis(u64::from(keep_alive_secs) * 1500));
     if let Some(after) = keep_alive {
         conn.set_deadline(after, CloseRequest::KeepAliveTimeout);
     }

@@ -49,6 +49,15 @@ impl ShardBroker {
                         }
                     }
                 }
+                // Payload Format Indicator 1 promises UTF-8 (MQTT 5.0 §3.3.2.3.2); the
+                // receiver may check it and answer 0x99.
+                if publish.properties.payload_format_indicator
+                    == Some(crate::protocol::PayloadFormatIndicator::Utf8)
+                    && std::str::from_utf8(&publish.payload).is_err()
+                {
+                    tracing::info!("closing connection: payload is not the UTF-8 it claims");
+                    return self.protocol_violation(control, ReasonCode::PayloadFormatInvalid);
+                }
                 if levels(publish.topic.as_str()) > self.settings.topic_levels_max {
                     tracing::info!(
                         topic_levels = levels(publish.topic.as_str()),

@@ -150,6 +150,10 @@ impl ShardBroker {
                 std::num::NonZeroU16::new(self.settings.session_limits.inbound_receive_maximum);
             properties.maximum_packet_size =
                 std::num::NonZeroU32::new(self.settings.max_packet_size_bytes);
+            properties.server_keep_alive_secs = self.settings.server_keep_alive_secs;
+            if connect.properties.request_response_information == Some(true) {
+                properties.response_information = self.settings.response_information.clone();
+            }
             // Absent means 0 (MQTT 5.0 §3.2.2.3.8).
             properties.topic_alias_maximum =
                 Some(self.settings.topic_alias_maximum).filter(|&max| max > 0);
