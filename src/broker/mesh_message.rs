@@ -13,8 +13,17 @@ pub enum MeshMessage {
     /// A connection whose CONNECT names a client id homed on the target shard: the target
     /// adopts the socket and the bytes read after CONNECT.
     Handoff(Handoff<HandoffState>),
-    /// An application message for the target's local subscribers.
-    Publish(Message),
+    /// An application message for the target's local subscribers: its plain
+    /// subscriptions when `plain`, and the shared groups in `groups`, which the publishing
+    /// shard assigned to the target (each group's message goes to exactly one shard).
+    Publish {
+        /// The message.
+        message: Message,
+        /// Deliver to plain (non-shared) subscriptions.
+        plain: bool,
+        /// Shared groups this shard delivers the message to, one member each.
+        groups: Vec<SharedGroupRef>,
+    },
     /// The source has a first subscriber for these filters; the target adds the source to
     /// its route table and answers [`MeshMessage::RouteAck`] with `token`.
     RouteAdd {
@@ -37,6 +46,15 @@ pub enum MeshMessage {
     Retain(Message),
     /// The source's counters for the `$SYS` tree, to shard 0 every interval.
     SysStats(SysSnapshot),
+}
+
+/// A shared subscription group: its name and its inner topic filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedGroupRef {
+    /// The `{group}` of `$share/{group}/{filter}`.
+    pub group: Box<str>,
+    /// The `{filter}`.
+    pub filter: Box<str>,
 }
 
 /// What travels with a handed-off connection.

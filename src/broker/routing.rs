@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::mesh_message::MeshMessage;
+use super::index::{RouteTable, SubscriptionTrie};
+use super::mesh_message::{MeshMessage, SharedGroupRef};
 use super::session::{DeliverOutcome, DeliveryKind, Grant, Message, Session};
 use super::shard_broker::{PendingSuback, SessionKey, ShardBroker, SubEntry};
 use crate::protocol::{
@@ -35,12 +36,57 @@ impl ShardBroker {
             self.store_retained(message.clone());
             self.broadcast(|| MeshMessage::Retain(message.clone()));
         }
-        let shards = self.state.borrow().routes.route(&message.topic);
-        for shard in shards.iter() {
+        // Plain subscriptions: every shard with one. Shared groups: one shard each,
+        // chosen here in turn among the shards with members, so each message reaches
+        // exactly one member of each group wherever the members are.
+        let (plain, assignments) = {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let plain = state.routes.route(&message.topic);
+            let mut assignments: Vec<(usize, SharedGroupRef)> = Vec::new();
+            let turn = &mut state.shared_shard_round_robin;
+            state.shared_routes.matches(&message.topic, |matched| {
+                if let super::index::Match::SharedGroup {
+                    group,
+                    filter,
+                    members,
+                } = matched
+                {
+                    *turn = turn.wrapping_add(1);
+                    if let Some((shard, ())) = members.get((*turn % members.len() as u64) as usize)
+                    {
+                        let group = SharedGroupRef {
+                            group: group.into(),
+                            filter: filter.into(),
+                        };
+                        assignments.push((shard, group));
+                    }
+                }
+            });
+            (plain, assignments)
+        };
+        let mut targets = plain;
+        for (shard, _) in &assignments {
+            targets.insert(*shard);
+        }
+        for shard in targets.iter() {
+            let groups: Vec<SharedGroupRef> = assignments
+                .iter()
+                .filter(|(s, _)| *s == shard)
+                .map(|(_, g)| g.clone())
+                .collect();
+            let to_plain = plain.contains(shard);
             if shard == self.shard_id() {
-                self.deliver_local(&message, publisher);
+                self.deliver_local(&message, publisher, to_plain, &groups);
             } else {
-                self.send_to(shard, MeshMessage::Publish(message.clone()));
+                self.send_to(
+                    shard,
+                    MeshMessage::Publish {
+                        message: message.clone(),
+                        plain: to_plain,
+                        groups,
+                    },
+                );
             }
         }
     }
@@ -49,7 +95,13 @@ impl ShardBroker {
     /// per session at the highest granted QoS, with every matching Subscription
     /// Identifier (MQTT 3.1.1 §3.3.5; the same choice in 5.0, §3.3.4 allows it). A
     /// shared group on this shard gets one copy, to its members in turn.
-    pub(super) fn deliver_local(&self, message: &Message, publisher: Option<SessionKey>) {
+    pub(super) fn deliver_local(
+        &self,
+        message: &Message,
+        publisher: Option<SessionKey>,
+        plain: bool,
+        groups: &[SharedGroupRef],
+    ) {
         let mut grants: HashMap<SessionKey, Grant> = HashMap::new();
         {
             let mut state = self.state.borrow_mut();
@@ -63,12 +115,22 @@ impl ShardBroker {
                         ..
                     } => {
                         // No Local (MQTT 5.0 §3.8.3.1): not back to the publisher.
-                        if options.options.no_local && Some(subscriber) == publisher {
+                        if !plain || (options.options.no_local && Some(subscriber) == publisher) {
                             return;
                         }
                         (subscriber, *options)
                     }
-                    super::index::Match::SharedGroup { members, .. } => {
+                    super::index::Match::SharedGroup {
+                        group,
+                        filter,
+                        members,
+                    } => {
+                        let assigned = groups
+                            .iter()
+                            .any(|g| &*g.group == group && &*g.filter == filter);
+                        if !assigned || members.is_empty() {
+                            return;
+                        }
                         *round_robin = round_robin.wrapping_add(1);
                         let index = (*round_robin % members.len() as u64) as usize;
                         match members.get(index) {
@@ -159,7 +221,13 @@ impl ShardBroker {
                     subscription_id,
                 };
                 let outcome = state.trie.subscribe(&filter, key, sub);
-                if outcome.filter_count_went_0_to_1 && state.routes.add(&filter, self.shard_id()) {
+                if outcome.is_new_subscription && count_up(&mut state.route_counts, &filter) {
+                    add_route(
+                        &mut state.routes,
+                        &mut state.shared_routes,
+                        &filter,
+                        self.shard_id(),
+                    );
                     new_routes.push(filter.clone());
                 }
                 reason_codes.push(granted(options.qos));
@@ -268,11 +336,16 @@ impl ShardBroker {
             };
             for filter in &unsubscribe.filters {
                 if entry.session.unsubscribe(filter).is_some() {
-                    if let Some(removed) = state.trie.unsubscribe(filter, key) {
-                        if removed.filter_count_went_1_to_0 {
-                            state.routes.remove(filter, self.shard_id());
-                            gone.push(filter.clone());
-                        }
+                    if state.trie.unsubscribe(filter, key).is_some()
+                        && count_down(&mut state.route_counts, filter)
+                    {
+                        remove_route(
+                            &mut state.routes,
+                            &mut state.shared_routes,
+                            filter,
+                            self.shard_id(),
+                        );
+                        gone.push(filter.clone());
                     }
                     reason_codes.push(ReasonCode::Success);
                 } else {
@@ -329,6 +402,57 @@ fn log_queue_full(session: &Session) {
             queued_bytes = session.queued_bytes(),
             "session queue full: message dropped for this subscriber"
         );
+    }
+}
+
+/// Counts one more local subscription to `filter`; true when it is the first.
+pub(super) fn count_up(counts: &mut HashMap<TopicFilter, u32>, filter: &TopicFilter) -> bool {
+    let count = counts.entry(filter.clone()).or_insert(0);
+    *count += 1;
+    *count == 1
+}
+
+/// Counts one local subscription to `filter` less; true when it was the last.
+pub(super) fn count_down(counts: &mut HashMap<TopicFilter, u32>, filter: &TopicFilter) -> bool {
+    match counts.get_mut(filter) {
+        Some(count) if *count > 1 => {
+            *count -= 1;
+            false
+        }
+        Some(_) => {
+            counts.remove(filter);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Records that `shard` has subscribers for `filter`: in the route table for a plain
+/// filter, in the shared-group table for `$share/{group}/{filter}`.
+pub(super) fn add_route(
+    routes: &mut RouteTable,
+    shared: &mut SubscriptionTrie<usize, ()>,
+    filter: &TopicFilter,
+    shard: usize,
+) {
+    if filter.is_shared() {
+        shared.subscribe(filter, shard, ());
+    } else {
+        routes.add(filter, shard);
+    }
+}
+
+/// Withdraws what [`add_route`] recorded.
+pub(super) fn remove_route(
+    routes: &mut RouteTable,
+    shared: &mut SubscriptionTrie<usize, ()>,
+    filter: &TopicFilter,
+    shard: usize,
+) {
+    if filter.is_shared() {
+        shared.unsubscribe(filter, shard);
+    } else {
+        routes.remove(filter, shard);
     }
 }
 

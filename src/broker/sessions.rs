@@ -306,15 +306,20 @@ impl ShardBroker {
             .subscriptions()
             .map(|(f, _)| f.clone())
             .collect();
-        let mut gone = Vec::new();
-        state
-            .trie
-            .unsubscribe_all(key, filters.iter(), |filter| gone.push(filter.clone()));
-        for filter in gone {
-            state.routes.remove(&filter, self.shard_id());
-            self.broadcast(|| super::mesh_message::MeshMessage::RouteRemove {
-                filter: filter.clone(),
-            });
+        for filter in filters {
+            if state.trie.unsubscribe(&filter, key).is_some()
+                && super::routing::count_down(&mut state.route_counts, &filter)
+            {
+                super::routing::remove_route(
+                    &mut state.routes,
+                    &mut state.shared_routes,
+                    &filter,
+                    self.shard_id(),
+                );
+                self.broadcast(|| super::mesh_message::MeshMessage::RouteRemove {
+                    filter: filter.clone(),
+                });
+            }
         }
     }
 

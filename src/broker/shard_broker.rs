@@ -84,6 +84,12 @@ pub(super) struct State {
     pub(super) next_assigned_id: u64,
     pub(super) shared_round_robin: u64,
     pub(super) delayed: super::delayed::DelayedStore,
+    /// Local subscriptions per topic filter as sent (`$share/...` included): a route is
+    /// announced when a count goes 0 to 1 and withdrawn when it returns to 0.
+    pub(super) route_counts: HashMap<crate::protocol::TopicFilter, u32>,
+    /// Replicated on every shard: for each shared group, the shards with members.
+    pub(super) shared_routes: SubscriptionTrie<usize, ()>,
+    pub(super) shared_shard_round_robin: u64,
 }
 
 impl std::fmt::Debug for State {
@@ -247,18 +253,36 @@ impl ShardBroker {
                     super::connection::serve_adopted(Rc::clone(self), stream, already_read, state);
                 glommio::spawn_local(task).detach();
             }
-            MeshMessage::Publish(message) => self.deliver_local(&message, None),
+            MeshMessage::Publish {
+                message,
+                plain,
+                groups,
+            } => self.deliver_local(&message, None, plain, &groups),
             MeshMessage::RouteAdd { filters, token } => {
-                let mut state = self.state.borrow_mut();
-                for filter in &filters {
-                    state.routes.add(filter, source);
+                {
+                    let mut state = self.state.borrow_mut();
+                    let state = &mut *state;
+                    for filter in &filters {
+                        super::routing::add_route(
+                            &mut state.routes,
+                            &mut state.shared_routes,
+                            filter,
+                            source,
+                        );
+                    }
                 }
-                drop(state);
                 self.send_to(source, MeshMessage::RouteAck { token });
             }
             MeshMessage::RouteAck { token } => self.on_route_ack(token),
             MeshMessage::RouteRemove { filter } => {
-                self.state.borrow_mut().routes.remove(&filter, source);
+                let mut state = self.state.borrow_mut();
+                let state = &mut *state;
+                super::routing::remove_route(
+                    &mut state.routes,
+                    &mut state.shared_routes,
+                    &filter,
+                    source,
+                );
             }
             MeshMessage::Retain(message) => self.store_retained(message),
             MeshMessage::SysStats(snapshot) => self.on_sys_stats(source, snapshot),
