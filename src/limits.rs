@@ -30,6 +30,13 @@ pub const TOPIC_ALIAS_MAXIMUM_DEFAULT: u16 = 16;
 /// is dropped and logged.
 pub const DELAYED_MESSAGES_MAX_PER_SHARD: usize = 100_000;
 
+/// Milliseconds a closing connection waits for its peer to close too, reading and
+/// discarding, so that our last packets are not lost to a reset.
+pub const CLOSE_LINGER_MS: u64 = 1000;
+
+/// Bytes a closing connection reads and discards at most while it lingers.
+pub const CLOSE_LINGER_BYTES_MAX: usize = 64 << 10;
+
 /// Bytes waiting to be written to one connection past which new QoS 0 messages for it are
 /// dropped (and counted): a slow subscriber cannot make the broker buffer without bound.
 pub const OUTBOUND_QOS0_BYTES_MAX: usize = 1 << 20;

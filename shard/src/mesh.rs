@@ -123,6 +123,29 @@ impl<M> MeshShared<M> {
     fn lane(&self, source: usize, target: usize) -> &Lane<M> {
         &self.lanes[source * self.shard_count + target]
     }
+
+    /// A one-line picture of the shared state, for stall diagnostics: per target, whether its
+    /// receiver is parked, and per lane the ring positions and the blocked-sender flag.
+    pub(crate) fn debug_state(&self) -> String {
+        let mut out = String::new();
+        for t in 0..self.shard_count {
+            out += &format!(
+                "shard {t}: inbox_parked {} lane_room {};",
+                self.inbox_parked[t].load(Ordering::Relaxed),
+                self.lane_room[t].load(Ordering::Relaxed)
+            );
+            for s in 0..self.shard_count {
+                let lane = self.lane(s, t);
+                out += &format!(
+                    " from {s} {:?} blocked {};",
+                    lane.ring,
+                    lane.sender_blocked.load(Ordering::Relaxed)
+                );
+            }
+            out += " ";
+        }
+        out
+    }
 }
 
 /// Messages from one source shard, in the order it sent them.

@@ -41,6 +41,16 @@ pub struct RuntimeHandle {
     stats: Vec<Arc<ShardStats>>,
     listen_addrs: Vec<SocketAddr>,
     pub(crate) exit: Arc<ExitState>,
+    mesh_state: MeshStateFn,
+}
+
+/// Reads the mesh's shared state (its message type erased), for stall diagnostics.
+struct MeshStateFn(Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for MeshStateFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MeshStateFn")
+    }
 }
 
 /// Which shards have stopped; lets a signal waiter return when they all stopped on their own.
@@ -199,12 +209,14 @@ impl Runtime {
             }
             return Err(e);
         }
+        let mesh_state = MeshStateFn(Arc::new(move || mesh.debug_state()));
         Ok(RuntimeHandle {
             threads,
             shutdown,
             stats,
             listen_addrs,
             exit,
+            mesh_state,
         })
     }
 }
@@ -338,6 +350,13 @@ impl RuntimeHandle {
     /// The bound listener addresses, in configuration order (port 0 resolved).
     pub fn listen_addrs(&self) -> &[SocketAddr] {
         &self.listen_addrs
+    }
+
+    /// The mesh's shared state in one line (parked flags, lane positions), for diagnosing
+    /// a stalled exchange. Not a stable format.
+    #[doc(hidden)]
+    pub fn debug_mesh_state(&self) -> String {
+        (self.mesh_state.0)()
     }
 
     /// Number of shards.

@@ -23,6 +23,7 @@ use super::read_buffer::ReadTail;
 use super::session::SessionLimits;
 use super::sessions::Ending;
 use super::shard_broker::{Deadline, ShardBroker};
+use crate::limits::{CLOSE_LINGER_BYTES_MAX, CLOSE_LINGER_MS};
 use crate::protocol::{check, Connect, Packet, ProtocolVersion, ReasonCode, Status};
 
 /// What every connection is served with. Cloned onto every shard.
@@ -368,10 +369,29 @@ async fn next_event(
 }
 
 /// Writes what is still queued, then sends FIN so the peer reads it before the end.
+///
+/// Then it reads and discards what the peer still sends, until it closes or
+/// [`CLOSE_LINGER_MS`] passes: closing a socket with unread data sends a reset, which can
+/// make the peer drop our last packets (a DISCONNECT with its reason code) unread.
 async fn finish(stream: &mut TcpStream, control: &ConnectionControl) {
     let out = control.take_outbound();
     if !out.is_empty() {
         let _ = stream.write_all(&out).await;
     }
     let _ = stream.shutdown(std::net::Shutdown::Write).await;
+    let drain = async {
+        let mut sink = [0u8; 512];
+        let mut left = CLOSE_LINGER_BYTES_MAX;
+        while left > 0 {
+            match futures_lite::AsyncReadExt::read(stream, &mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    future::or(
+        drain,
+        glommio::timer::sleep(Duration::from_millis(CLOSE_LINGER_MS)),
+    )
+    .await;
 }
