@@ -181,6 +181,13 @@ fn offline_queue_bound_keeps_the_oldest_and_logs_the_drop() {
     let (mut sub, _) = Client::connect_with(&broker, V3_1_1, "bounded-sub", persistent());
     sub.subscribe(&[("q/t", QOS1)]);
     sub.disconnect();
+    // Publish only once the broker holds the session offline; before that, deliveries
+    // would go to the closing connection's inflight window instead of the queue.
+    assert!(
+        broker.log_contains("connection ended client_id=\"bounded-sub\""),
+        "log:\n{}",
+        broker.log()
+    );
     let mut publisher = Client::connect(&broker, V3_1_1, "bounded-pub");
     for n in 0..5 {
         publisher.publish("q/t", format!("m{n}").as_bytes(), QOS1, false);

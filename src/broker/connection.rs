@@ -294,6 +294,11 @@ async fn serve_connected(
         }
     };
     broker.connection_lost(attached.key, conn.id, ending);
+    tracing::debug!(
+        client_id = attached.client_id.as_str(),
+        ?ending,
+        "connection ended"
+    );
     finish(&mut stream, &conn.control).await;
 }
 

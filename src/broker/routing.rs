@@ -102,13 +102,22 @@ impl ShardBroker {
         plain: bool,
         groups: &[SharedGroupRef],
     ) {
-        let mut grants: HashMap<SessionKey, Grant> = HashMap::new();
+        // Scratch buffers kept on the shard: matching and delivering allocate nothing per
+        // message in the steady state.
+        let (mut matched, mut actions) = {
+            let mut state = self.state.borrow_mut();
+            (
+                std::mem::take(&mut state.match_scratch),
+                std::mem::take(&mut state.action_scratch),
+            )
+        };
+        matched.clear();
         {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
             let round_robin = &mut state.shared_round_robin;
-            state.trie.matches(&message.topic, |matched| {
-                let (subscriber, entry) = match matched {
+            state.trie.matches(&message.topic, |found| {
+                let (subscriber, entry) = match found {
                     super::index::Match::Subscription {
                         subscriber,
                         options,
@@ -139,15 +148,20 @@ impl ShardBroker {
                         }
                     }
                 };
-                merge_grant(grants.entry(subscriber).or_default(), &entry);
+                matched.push((subscriber, entry));
             });
         }
-        if grants.is_empty() {
-            return;
-        }
+        // Overlapping subscriptions of one session sit next to each other once sorted.
+        matched.sort_unstable_by_key(|(key, _)| *key);
         let now_ms = self.now_ms();
-        for (key, grant) in grants {
-            let mut actions = Vec::new();
+        let mut next = 0;
+        while next < matched.len() {
+            let key = matched[next].0;
+            let mut grant = Grant::default();
+            while next < matched.len() && matched[next].0 == key {
+                merge_grant(&mut grant, &matched[next].1);
+                next += 1;
+            }
             {
                 let mut state = self.state.borrow_mut();
                 let Some(entry) = state.sessions.get_mut(&key) else {
@@ -172,8 +186,11 @@ impl ShardBroker {
                     self.counters.publish_dropped.incr();
                 }
             }
-            self.apply(key, actions);
+            self.apply_drain(key, &mut actions);
         }
+        let mut state = self.state.borrow_mut();
+        state.match_scratch = matched;
+        state.action_scratch = actions;
     }
 
     /// SUBSCRIBE from session `key`. The SUBACK waits until every shard has the routes

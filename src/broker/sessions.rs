@@ -343,7 +343,12 @@ impl ShardBroker {
     }
 
     /// Carries out what session `key` asked for.
-    pub(super) fn apply(&self, key: SessionKey, actions: Vec<SessionAction>) {
+    pub(super) fn apply(&self, key: SessionKey, mut actions: Vec<SessionAction>) {
+        self.apply_drain(key, &mut actions);
+    }
+
+    /// [`ShardBroker::apply`], leaving `actions` empty for reuse.
+    pub(super) fn apply_drain(&self, key: SessionKey, actions: &mut Vec<SessionAction>) {
         if actions.is_empty() {
             return;
         }
@@ -352,7 +357,7 @@ impl ShardBroker {
             state.sessions.get(&key).and_then(|e| e.connection)
         };
         let control = connection.and_then(|c| self.connections.borrow().get(c).cloned());
-        for action in actions {
+        for action in actions.drain(..) {
             match action {
                 SessionAction::Send(packet) => {
                     if let Some(control) = &control {

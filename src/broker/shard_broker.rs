@@ -90,6 +90,9 @@ pub(super) struct State {
     /// Replicated on every shard: for each shared group, the shards with members.
     pub(super) shared_routes: SubscriptionTrie<usize, ()>,
     pub(super) shared_shard_round_robin: u64,
+    /// Reused by every local delivery (see `deliver_local`): no allocation per message.
+    pub(super) match_scratch: Vec<(SessionKey, SubEntry)>,
+    pub(super) action_scratch: Vec<super::session::SessionAction>,
 }
 
 impl std::fmt::Debug for State {
