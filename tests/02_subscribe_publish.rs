@@ -362,3 +362,33 @@ fn mqtt_v31_clients_publish_and_subscribe_across_versions() {
         assert_eq!(got, want, "{}", sub.client_id);
     }
 }
+
+#[test]
+fn publisher_and_subscriber_on_different_shards_exchange_every_qos() {
+    // coremq homes a session on shard FNV-1a(client_id) % shards; pick ids that land on
+    // different shards, check the broker says so, then exchange messages across them.
+    let owner = |id: &str| coremq::broker::shard_broker::owner_shard(id, 2);
+    let sub_id = "cross-sub";
+    let pub_id = (0..)
+        .map(|i| format!("cross-pub-{i}"))
+        .find(|id| owner(id) != owner(sub_id))
+        .expect("an id on the other shard");
+    let broker = Broker::start(&["--shards", "2"]);
+    let mut sub = Client::connect(&broker, V5, sub_id);
+    sub.subscribe(&[("cross/#", QOS2)]);
+    let mut publisher = Client::connect(&broker, V3_1_1, &pub_id);
+    for (shard, id) in [(owner(sub_id), sub_id), (owner(&pub_id), pub_id.as_str())] {
+        let shard = format!("connected shard={shard}");
+        let id_field = format!("client_id=\"{id}\"");
+        assert!(
+            broker.log_line_with(&[&shard, &id_field]),
+            "{id}: {shard}; log:\n{}",
+            broker.log()
+        );
+    }
+    for qos in [QOS0, QOS1, QOS2] {
+        publisher.publish("cross/t", format!("{qos:?}").as_bytes(), qos, false);
+        let got = sub.expect_publish_acked();
+        assert_eq!((got.qos, text(&got)), (qos, format!("{qos:?}")));
+    }
+}

@@ -204,6 +204,21 @@ impl Broker {
         false
     }
 
+    /// Waits (bounded) until the broker has logged one line containing every part.
+    pub fn log_line_with(&self, parts: &[&str]) -> bool {
+        for _ in 0..(IO_TIMEOUT.as_millis() / 10) {
+            if self
+                .log()
+                .lines()
+                .any(|line| parts.iter().all(|part| line.contains(part)))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// Sends `signal` and waits (bounded) for the process to exit.
     pub fn stop_with(mut self, signal: i32) -> ExitStatus {
         // SAFETY: kill(2) on the PID of a child we started and have not reaped.
