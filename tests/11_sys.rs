@@ -156,6 +156,13 @@ fn clients_are_counted_over_both_shards() {
     watcher.number("clients/connected", |n| n == 3);
     watcher.number("clients/maximum", |n| n == 3);
     watcher.number("subscriptions/count", |n| n == 1);
+    // Per shard: the ids alternate, so shard 0 has two clients and shard 1 one.
+    watcher.number("shards/0/clients/connected", |n| n == 2);
+    watcher.number("shards/1/clients/connected", |n| n == 1);
+    watcher.number("shards/0/subscriptions/count", |n| n == 1);
+    // The allocator's figures: something is committed, and never more than the peak.
+    let current = watcher.number("heap/current", |n| n > 0);
+    watcher.number("heap/maximum", |n| n >= current);
 
     // A persistent session without its client: disconnected, still in the total.
     let persistent = ConnectOptions {

@@ -45,6 +45,54 @@ const LOADS: [(&str, Read); 7] = [
     ("bytes/sent", |s| s.bytes_sent),
 ];
 
+/// The figures published per shard, under `$SYS/broker/shards/{n}/`: how evenly
+/// SO_REUSEPORT and the client-id hash spread the work.
+const PER_SHARD: [(&str, Read); 8] = [
+    ("clients/connected", |s| s.clients_connected),
+    ("clients/total", |s| s.sessions),
+    ("subscriptions/count", |s| s.subscriptions),
+    ("publish/messages/received", |s| s.publish_received),
+    ("publish/messages/sent", |s| s.publish_sent),
+    ("publish/messages/dropped", |s| s.publish_dropped),
+    ("bytes/received", |s| s.bytes_received),
+    ("bytes/sent", |s| s.bytes_sent),
+];
+
+/// The allocator's figures for the whole process, bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heap {
+    /// Committed now.
+    pub current_bytes: u64,
+    /// Committed at most since start.
+    pub maximum_bytes: u64,
+}
+
+impl Heap {
+    /// What mimalloc has committed now and at most (the broker's global allocator;
+    /// another allocator's allocations are not seen).
+    pub fn read() -> Option<Heap> {
+        let (mut elapsed, mut user, mut system, mut rss, mut peak_rss) = (0, 0, 0, 0, 0);
+        let (mut commit, mut peak_commit, mut faults) = (0, 0, 0);
+        // SAFETY: every pointer is to a live local; mimalloc only writes through them.
+        unsafe {
+            libmimalloc_sys::mi_process_info(
+                &mut elapsed,
+                &mut user,
+                &mut system,
+                &mut rss,
+                &mut peak_rss,
+                &mut commit,
+                &mut peak_commit,
+                &mut faults,
+            );
+        }
+        (peak_commit > 0).then_some(Heap {
+            current_bytes: commit as u64,
+            maximum_bytes: peak_commit as u64,
+        })
+    }
+}
+
 /// The tree's state on shard 0: the latest snapshot of every shard, and what was
 /// published last. Pure: time is a parameter.
 #[derive(Debug)]
@@ -79,8 +127,9 @@ impl SysTree {
     }
 
     /// The `(topic, payload)` pairs to publish at `now_ms` (milliseconds since the broker
-    /// started): every topic the first time, then only those whose payload changed.
-    pub fn update(&mut self, now_ms: u64) -> Vec<(String, String)> {
+    /// started), with the process's `heap` when the allocator tells it: every topic the
+    /// first time, then only those whose payload changed.
+    pub fn update(&mut self, now_ms: u64, heap: Option<Heap>) -> Vec<(String, String)> {
         let total = SysSnapshot::sum(&self.latest);
         self.clients_maximum = self.clients_maximum.max(total.clients_connected);
         let mut values: Vec<(String, String)> = [
@@ -114,6 +163,24 @@ impl SysTree {
         .into_iter()
         .map(|(topic, value)| (format!("$SYS/broker/{topic}"), value))
         .collect();
+        if let Some(heap) = heap {
+            values.push((
+                "$SYS/broker/heap/current".to_string(),
+                heap.current_bytes.to_string(),
+            ));
+            values.push((
+                "$SYS/broker/heap/maximum".to_string(),
+                heap.maximum_bytes.to_string(),
+            ));
+        }
+        for (shard, snapshot) in self.latest.iter().enumerate() {
+            for (name, value) in PER_SHARD {
+                values.push((
+                    format!("$SYS/broker/shards/{shard}/{name}"),
+                    value(snapshot).to_string(),
+                ));
+            }
+        }
         self.update_loads(&total, now_ms, &mut values);
         values.retain(|(topic, value)| {
             self.published.get(topic) != Some(value) && {
@@ -213,7 +280,7 @@ impl ShardBroker {
         let changed = {
             let mut sys = self.sys.borrow_mut();
             sys.record(0, own);
-            sys.update(self.ctx.now_ms())
+            sys.update(self.ctx.now_ms(), Heap::read())
         };
         for (topic, value) in changed {
             let Ok(topic) = TopicName::new(&topic) else {
@@ -247,7 +314,7 @@ mod tests {
     #[test]
     fn the_first_update_publishes_every_topic_then_only_changes() {
         let mut tree = SysTree::new(2);
-        let first = tree.update(5_000);
+        let first = tree.update(5_000, None);
         assert_eq!(value(&first, "version"), Some(VERSION));
         assert_eq!(value(&first, "uptime"), Some("5 seconds"));
         assert_eq!(value(&first, "clients/connected"), Some("0"));
@@ -259,7 +326,7 @@ mod tests {
             value(&first, "load/bytes/sent/1min").is_none(),
             "no rate before a second update"
         );
-        let second = tree.update(5_500);
+        let second = tree.update(5_500, None);
         assert!(
             second
                 .iter()
@@ -267,7 +334,7 @@ mod tests {
             "only the load averages, first published now: {second:?}"
         );
         assert_eq!(second.len(), LOADS.len() * LOAD_WINDOWS.len());
-        let again = tree.update(5_900);
+        let again = tree.update(5_900, None);
         assert!(again.is_empty(), "nothing changed: {again:?}");
         tree.record(
             1,
@@ -276,11 +343,42 @@ mod tests {
                 ..SysSnapshot::default()
             },
         );
-        let third = tree.update(6_000);
+        let third = tree.update(6_000, None);
         assert_eq!(value(&third, "uptime"), Some("6 seconds"));
         assert_eq!(value(&third, "messages/received"), Some("4"));
         assert_eq!(value(&third, "version"), None);
         assert_eq!(value(&third, "messages/sent"), None);
+        assert_eq!(
+            value(&third, "shards/1/clients/connected"),
+            None,
+            "unchanged"
+        );
+    }
+
+    #[test]
+    fn per_shard_figures_and_the_heap_are_published() {
+        let mut tree = SysTree::new(2);
+        tree.record(
+            1,
+            SysSnapshot {
+                clients_connected: 2,
+                publish_received: 7,
+                ..SysSnapshot::default()
+            },
+        );
+        let heap = Heap {
+            current_bytes: 1000,
+            maximum_bytes: 2000,
+        };
+        let changed = tree.update(1_000, Some(heap));
+        assert_eq!(value(&changed, "shards/0/clients/connected"), Some("0"));
+        assert_eq!(value(&changed, "shards/1/clients/connected"), Some("2"));
+        assert_eq!(
+            value(&changed, "shards/1/publish/messages/received"),
+            Some("7")
+        );
+        assert_eq!(value(&changed, "heap/current"), Some("1000"));
+        assert_eq!(value(&changed, "heap/maximum"), Some("2000"));
     }
 
     #[test]
@@ -294,14 +392,14 @@ mod tests {
         };
         tree.record(0, connected(2, 3));
         tree.record(1, connected(1, 2));
-        let changed = tree.update(1_000);
+        let changed = tree.update(1_000, None);
         assert_eq!(value(&changed, "clients/connected"), Some("3"));
         assert_eq!(value(&changed, "clients/disconnected"), Some("2"));
         assert_eq!(value(&changed, "clients/total"), Some("5"));
         assert_eq!(value(&changed, "clients/maximum"), Some("3"));
         assert_eq!(value(&changed, "retained messages/count"), Some("3"));
         tree.record(1, connected(0, 0));
-        let changed = tree.update(2_000);
+        let changed = tree.update(2_000, None);
         assert_eq!(value(&changed, "clients/connected"), Some("2"));
         assert_eq!(value(&changed, "clients/maximum"), None, "still 3");
     }
@@ -309,7 +407,7 @@ mod tests {
     #[test]
     fn load_is_a_per_minute_moving_average() {
         let mut tree = SysTree::new(1);
-        tree.update(0);
+        tree.update(0, None);
         // 600 messages in 10 s: 3600 per minute over that interval.
         tree.record(
             0,
@@ -318,7 +416,7 @@ mod tests {
                 ..SysSnapshot::default()
             },
         );
-        let changed = tree.update(10_000);
+        let changed = tree.update(10_000, None);
         let one = |window| {
             value(&changed, &format!("load/messages/received/{window}"))
                 .unwrap()
