@@ -12,9 +12,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::broker::session::SessionLimits;
+use crate::broker::topic_alias::OutboundAliasPolicy;
 use crate::limits::{
     CONNECT_TIMEOUT_SECS_DEFAULT, MAX_CONNECTIONS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT,
-    TOPIC_ALIAS_MAXIMUM_DEFAULT, TOPIC_LEVELS_MAX_DEFAULT,
+    TOPIC_ALIAS_MAXIMUM_DEFAULT, TOPIC_ALIAS_OUTBOUND_MAX_DEFAULT, TOPIC_LEVELS_MAX_DEFAULT,
 };
 
 /// Shards one process may run (`shard::limits::SHARD_COUNT_MAX`).
@@ -51,12 +52,45 @@ pub struct Config {
     pub topic_levels_max: usize,
     /// Topic Aliases a 5.0 client may set per connection (0: none).
     pub topic_alias_maximum: u16,
+    /// How the broker gives Topic Aliases to the topics it sends 5.0 clients.
+    pub topic_alias_outbound: OutboundAliasPolicy,
+    /// Topic Aliases the broker gives per connection at most (the client's maximum caps it).
+    pub topic_alias_outbound_max: u16,
     /// Server Keep Alive imposed on 5.0 clients; `None`: their own.
     pub server_keep_alive_secs: Option<u16>,
+    /// Sends clients to another server (MQTT 5.0 §4.11); `None`: never.
+    pub redirect: Option<Redirect>,
     /// Response Information for 5.0 clients that request it.
     pub response_information: Option<String>,
     /// Seconds between publications of the `$SYS` tree (0: never).
     pub sys_interval_secs: u64,
+}
+
+/// Where and when clients are told to use another server (MQTT 5.0 §4.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The Server Reference sent, e.g. `"broker2.example.com:1883"`.
+    pub server_reference: String,
+    /// Every new CONNECT is refused with this reason: 0x9C Use another server (for a
+    /// while) or 0x9D Server moved (for good); 3.x clients get 0x03 Server unavailable.
+    /// `None`: connections are accepted.
+    pub connect: Option<RedirectReason>,
+    /// At shutdown, 5.0 clients get DISCONNECT 0x9C with the reference instead of 0x8B.
+    pub on_shutdown: bool,
+}
+
+/// The reason a redirect gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectReason {
+    /// 0x9C Use another server: temporary.
+    UseAnotherServer,
+    /// 0x9D Server moved: permanent.
+    ServerMoved,
+}
+
+impl RedirectReason {
+    /// The configuration words.
+    pub const NAMES: [&'static str; 2] = ["use-another-server", "server-moved"];
 }
 
 /// One MQTT listener.
@@ -90,6 +124,9 @@ impl Default for Config {
             sys_interval_secs: SYS_INTERVAL_SECS_DEFAULT,
             server_keep_alive_secs: None,
             response_information: None,
+            topic_alias_outbound: OutboundAliasPolicy::default(),
+            topic_alias_outbound_max: TOPIC_ALIAS_OUTBOUND_MAX_DEFAULT,
+            redirect: None,
         }
     }
 }
@@ -130,6 +167,17 @@ struct FileConfig {
     #[serde(default)]
     sys: FileSys,
     response_information: Option<Spanned<String>>,
+    topic_alias_outbound: Option<Spanned<String>>,
+    redirect: Option<Spanned<FileRedirect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRedirect {
+    server_reference: Option<Spanned<String>>,
+    connect: Option<Spanned<String>>,
+    #[serde(default)]
+    on_shutdown: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +207,7 @@ struct FileLimits {
     max_connections: Option<Spanned<usize>>,
     topic_levels_max: Option<Spanned<usize>>,
     topic_alias_maximum: Option<u16>,
+    topic_alias_outbound_max: Option<u16>,
     server_keep_alive_secs: Option<u16>,
 }
 
@@ -291,6 +340,67 @@ impl Config {
         }
         if let Some(n) = file.limits.topic_alias_maximum {
             config.topic_alias_maximum = n;
+        }
+        if let Some(n) = file.limits.topic_alias_outbound_max {
+            config.topic_alias_outbound_max = n;
+        }
+        if let Some(policy) = file.topic_alias_outbound {
+            config.topic_alias_outbound = OutboundAliasPolicy::from_name(policy.get_ref())
+                .ok_or_else(|| {
+                    error(
+                        Some(policy.span()),
+                        format!(
+                            "topic_alias_outbound = {:?} is not a policy; use one of {:?}",
+                            policy.get_ref(),
+                            OutboundAliasPolicy::NAMES
+                        ),
+                    )
+                })?;
+        }
+        if let Some(redirect) = file.redirect {
+            let span = redirect.span();
+            let redirect = redirect.into_inner();
+            let Some(reference) = redirect.server_reference else {
+                return Err(error(
+                    Some(span),
+                    "[redirect] needs server_reference = \"host:port\", the server clients are sent to".to_string(),
+                ));
+            };
+            if reference.get_ref().is_empty()
+                || crate::protocol::MqttString::new(reference.get_ref()).is_err()
+            {
+                return Err(error(
+                    Some(reference.span()),
+                    "server_reference must be a non-empty UTF-8 string such as \"broker2.example.com:1883\"".to_string(),
+                ));
+            }
+            let connect = match redirect.connect {
+                None => None,
+                Some(word) => Some(match word.get_ref().as_str() {
+                    "use-another-server" => RedirectReason::UseAnotherServer,
+                    "server-moved" => RedirectReason::ServerMoved,
+                    other => {
+                        return Err(error(
+                            Some(word.span()),
+                            format!(
+                                "connect = {other:?} is not a redirect; use one of {:?}, or leave it out to accept connections",
+                                RedirectReason::NAMES
+                            ),
+                        ))
+                    }
+                }),
+            };
+            if connect.is_none() && !redirect.on_shutdown {
+                return Err(error(
+                    Some(span),
+                    "[redirect] does nothing: set connect = \"use-another-server\" or \"server-moved\", or on_shutdown = true".to_string(),
+                ));
+            }
+            config.redirect = Some(Redirect {
+                server_reference: reference.into_inner(),
+                connect,
+                on_shutdown: redirect.on_shutdown,
+            });
         }
         config.server_keep_alive_secs = file.limits.server_keep_alive_secs;
         if let Some(info) = file.response_information {
@@ -458,6 +568,45 @@ mod tests {
         let e = error_of("[sys]\ninterval_secs = 100000\n");
         assert!(
             e.starts_with("coremq.toml:2:17: interval_secs = 100000 is out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn outbound_topic_aliases_are_read_and_checked() {
+        let config =
+            parse("topic_alias_outbound = \"first\"\n[limits]\ntopic_alias_outbound_max = 4\n")
+                .unwrap();
+        assert_eq!(config.topic_alias_outbound, OutboundAliasPolicy::First);
+        assert_eq!(config.topic_alias_outbound_max, 4);
+        let e = error_of("topic_alias_outbound = \"always\"\n");
+        assert!(
+            e.starts_with("coremq.toml:1:24: topic_alias_outbound = \"always\" is not a policy; use one of [\"lru\", \"first\", \"off\"]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn redirect_is_read_and_must_do_something() {
+        let config = parse(
+            "[redirect]\nserver_reference = \"b:1883\"\nconnect = \"server-moved\"\non_shutdown = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.redirect,
+            Some(Redirect {
+                server_reference: "b:1883".to_string(),
+                connect: Some(RedirectReason::ServerMoved),
+                on_shutdown: true,
+            })
+        );
+        let e = error_of("[redirect]\nconnect = \"server-moved\"\n");
+        assert!(e.contains("needs server_reference"), "{e}");
+        let e = error_of("[redirect]\nserver_reference = \"b:1883\"\n");
+        assert!(e.contains("[redirect] does nothing"), "{e}");
+        let e = error_of("[redirect]\nserver_reference = \"b\"\nconnect = \"moved\"\n");
+        assert!(
+            e.starts_with("coremq.toml:3:11: connect = \"moved\" is not a redirect"),
             "{e}"
         );
     }

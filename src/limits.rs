@@ -26,6 +26,15 @@ pub const TOPIC_LEVELS_MAX_DEFAULT: usize = 128;
 /// costs one topic name per connection that uses it.
 pub const TOPIC_ALIAS_MAXIMUM_DEFAULT: u16 = 16;
 
+/// Bytes of a Reason String the broker writes at most: enough to explain, small enough
+/// never to matter against a client's Maximum Packet Size.
+pub const REASON_STRING_BYTES_MAX: usize = 256;
+
+/// Topic Aliases the broker gives, per connection, to the topics it sends a 5.0 client
+/// that allows them (the client's Topic Alias Maximum caps it further). Each costs one
+/// topic name and one map entry per connection that uses it.
+pub const TOPIC_ALIAS_OUTBOUND_MAX_DEFAULT: u16 = 16;
+
 /// Delayed publishes (`$delayed/{secs}/{topic}`) waiting on one shard; past it a new one
 /// is dropped and logged.
 pub const DELAYED_MESSAGES_MAX_PER_SHARD: usize = 100_000;

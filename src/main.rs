@@ -146,6 +146,9 @@ fn main() -> ExitCode {
         topic_levels_max: config.topic_levels_max,
         topic_alias_maximum: config.topic_alias_maximum,
         server_keep_alive_secs: config.server_keep_alive_secs,
+        topic_alias_outbound: config.topic_alias_outbound,
+        topic_alias_outbound_max: config.topic_alias_outbound_max,
+        redirect: config.redirect.clone(),
         response_information: config
             .response_information
             .as_deref()

@@ -154,7 +154,15 @@ fn pubrel_for_unknown_id_is_answered_with_pubcomp_v5() {
     client.send_bytes(&[0x62, 0x02, 0x00, 0x2A]);
     let got = client.expect_bytes();
     if broker.is_coremq() {
-        assert_eq!(got, [0x70, 0x03, 0x00, 0x2A, 0x92]);
+        // PUBCOMP, id 42, 0x92, then properties: a Reason String (0x1F) saying why.
+        assert_eq!(
+            (got[0], &got[2..5], got[6]),
+            (0x70, &[0x00, 0x2A, 0x92][..], 0x1F)
+        );
+        let Some(Packet::PubComp(pubcomp)) = decode_v5(&got) else {
+            panic!("PUBCOMP expected: {got:02X?}");
+        };
+        assert!(pubcomp.properties.reason_string.is_some());
     } else {
         let Some(Packet::PubComp(pubcomp)) = decode_v5(&got) else {
             panic!("PUBCOMP expected: {got:02X?}");

@@ -171,3 +171,170 @@ fn request_response_and_user_properties_pass_through_in_order() {
     );
     assert_eq!(got.properties.user_properties, sent.user_properties);
 }
+
+/// Topic of each PUBLISH as the client resolves it, with the alias it carried.
+fn resolve_aliases(got: &[coremq::protocol::Publish]) -> Vec<(String, Option<u16>, bool)> {
+    let mut aliases = std::collections::HashMap::new();
+    got.iter()
+        .map(|p| {
+            let alias = p.properties.topic_alias.map(NonZeroU16::get);
+            let sent_in_full = !p.topic.is_empty();
+            let topic = match alias {
+                Some(a) if sent_in_full => {
+                    aliases.insert(a, p.topic.as_str().to_string());
+                    p.topic.as_str().to_string()
+                }
+                Some(a) => aliases.get(&a).cloned().expect("alias set before use"),
+                None => p.topic.as_str().to_string(),
+            };
+            (topic, alias, sent_in_full)
+        })
+        .collect()
+}
+
+#[test]
+fn the_server_gives_topic_aliases_when_the_client_allows_them() {
+    let broker = broker();
+    let options = ConnectOptions {
+        topic_alias_maximum: Some(2),
+        ..ConnectOptions::default()
+    };
+    let (mut sub, _) = Client::connect_with(&broker, V5, "alias-out-sub", options);
+    sub.subscribe(&[("out/#", QOS0)]);
+    let mut publisher = Client::connect(&broker, V5, "alias-out-pub");
+    let topics = ["out/a", "out/a", "out/b", "out/c", "out/a"];
+    for topic in topics {
+        publisher.publish(topic, b"x", QOS0, false);
+    }
+    let got = resolve_aliases(&sub.collect(topics.len()));
+    // MQTT 5.0 §3.3.2.3.4: never an alias above the client's Topic Alias Maximum (2);
+    // a known topic goes by alias alone; when both aliases are taken the least recently
+    // sent topic gives up its alias (lru, the default policy).
+    let expected = [
+        ("out/a", Some(1), true),
+        ("out/a", Some(1), false),
+        ("out/b", Some(2), true),
+        ("out/c", Some(1), true),
+        ("out/a", Some(2), true),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(t, a, full)| (t.to_string(), *a, *full))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn no_server_topic_aliases_when_the_policy_is_off() {
+    let config = ConfigFile::new("12-alias-off", "topic_alias_outbound = \"off\"\n");
+    let broker = Broker::start(&["--shards", "2", "--config", config.arg()]);
+    let options = ConnectOptions {
+        topic_alias_maximum: Some(10),
+        ..ConnectOptions::default()
+    };
+    let (mut sub, _) = Client::connect_with(&broker, V5, "alias-off-sub", options);
+    sub.subscribe(&[("off/#", QOS0)]);
+    let mut publisher = Client::connect(&broker, V5, "alias-off-pub");
+    for _ in 0..2 {
+        publisher.publish("off/t", b"x", QOS0, false);
+    }
+    for got in sub.collect(2) {
+        assert_eq!(
+            (got.topic.as_str(), got.properties.topic_alias),
+            ("off/t", None)
+        );
+    }
+}
+
+/// PUBREL for a packet id nobody published: PUBCOMP 0x92, with whatever Reason String.
+fn pubcomp_for_unknown_pubrel(client: &mut Client) -> coremq::protocol::PublishAck {
+    let pubrel = coremq::protocol::PubRel::new(support::client::pid(7));
+    client.send(&Packet::PubRel(pubrel));
+    match client.expect_kind("PUBCOMP", |p| matches!(p, Packet::PubComp(_))) {
+        Packet::PubComp(ack) => ack,
+        _ => unreachable!("expect_kind returned a PUBCOMP"),
+    }
+}
+
+#[test]
+fn reason_strings_explain_failures_unless_the_client_declines_them() {
+    let broker = broker();
+    let mut curious = Client::connect(&broker, V5, "rpi-default");
+    let ack = pubcomp_for_unknown_pubrel(&mut curious);
+    assert_eq!(ack.reason_code, ReasonCode::PacketIdentifierNotFound);
+    let reason = ack.properties.reason_string.expect("a Reason String");
+    assert!(reason.contains("packet identifier"), "{reason}");
+
+    // MQTT 5.0 [MQTT-3.1.2-29]: Request Problem Information 0 -> no Reason String on
+    // anything but PUBLISH, CONNACK and DISCONNECT.
+    let options = ConnectOptions {
+        request_problem_information: Some(false),
+        ..ConnectOptions::default()
+    };
+    let (mut quiet, _) = Client::connect_with(&broker, V5, "rpi-off", options);
+    let ack = pubcomp_for_unknown_pubrel(&mut quiet);
+    assert_eq!(ack.reason_code, ReasonCode::PacketIdentifierNotFound);
+    assert_eq!(ack.properties.reason_string, None);
+    // ...but a DISCONNECT still says why.
+    let mut publish = publish_packet("rpi/t", &[0xff, 0xfe], QOS0, false, 0);
+    publish.properties.payload_format_indicator = Some(PayloadFormatIndicator::Utf8);
+    quiet.send(&Packet::Publish(publish));
+    let got = quiet.expect_closed(IO_TIMEOUT);
+    let reason = got
+        .iter()
+        .find_map(|p| match p {
+            Packet::Disconnect(d) if d.reason_code == ReasonCode::PayloadFormatInvalid => {
+                d.properties.reason_string.clone()
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("DISCONNECT 0x99 with a Reason String: {got:?}"));
+    assert!(reason.contains("UTF-8"), "{reason}");
+}
+
+#[test]
+fn a_redirect_refuses_connect_with_the_server_reference() {
+    let config = ConfigFile::new(
+        "12-moved",
+        "[redirect]\nserver_reference = \"broker2.example:1883\"\nconnect = \"server-moved\"\n",
+    );
+    let broker = Broker::start(&["--shards", "2", "--config", config.arg()]);
+    // MQTT 5.0 §4.11: CONNACK 0x9D Server moved, with the Server Reference.
+    let mut v5 = Client::open(&broker, V5, "moved-v5");
+    let connack = v5.handshake(ConnectOptions::default());
+    assert_eq!(connack.reason_code, ReasonCode::ServerMoved);
+    assert_eq!(
+        connack.properties.server_reference.as_deref(),
+        Some("broker2.example:1883")
+    );
+    v5.expect_closed(IO_TIMEOUT);
+    // MQTT 3.1.1 has no redirect: 0x03 Server unavailable.
+    let mut v3 = Client::open(&broker, support::client::V3_1_1, "moved-v3");
+    let connack = v3.handshake(ConnectOptions::default());
+    assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
+}
+
+#[test]
+fn shutdown_with_a_redirect_sends_0x9c_and_the_server_reference() {
+    let config = ConfigFile::new(
+        "12-shutdown-redirect",
+        "[redirect]\nserver_reference = \"standby:1883\"\non_shutdown = true\n",
+    );
+    let broker = Broker::start(&["--shards", "2", "--config", config.arg()]);
+    let mut clients: Vec<Client> = support::client::ids("redirect-", 4)
+        .iter()
+        .map(|id| Client::connect(&broker, V5, id))
+        .collect();
+    assert_eq!(broker.stop_with(libc::SIGTERM).code(), Some(0));
+    for client in &mut clients {
+        let got = client.expect_closed(IO_TIMEOUT);
+        assert!(
+            got.iter().any(|p| matches!(
+                p,
+                Packet::Disconnect(d) if d.reason_code == ReasonCode::UseAnotherServer
+                    && d.properties.server_reference.as_deref() == Some("standby:1883")
+            )),
+            "{got:?}"
+        );
+    }
+}

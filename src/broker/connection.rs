@@ -19,12 +19,15 @@ use super::connections::{CloseRequest, ConnectionControl, ConnectionEvent, Conne
 use super::handshake::{first_packet, FirstPacket};
 use super::mesh_message::{HandoffState, MeshMessage};
 use super::packets::Next;
+use super::problem::reason_string;
 use super::read_buffer::ReadTail;
 use super::session::SessionLimits;
 use super::sessions::Ending;
 use super::shard_broker::{Deadline, ShardBroker};
 use crate::limits::{CLOSE_LINGER_BYTES_MAX, CLOSE_LINGER_MS};
-use crate::protocol::{check, Connect, Packet, ProtocolVersion, ReasonCode, Status};
+use crate::protocol::{
+    check, Connect, Disconnect, MqttString, Packet, ProtocolVersion, ReasonCode, Status,
+};
 
 /// What every connection is served with. Cloned onto every shard.
 #[derive(Debug, Clone)]
@@ -41,6 +44,12 @@ pub struct ConnectionSettings {
     pub topic_levels_max: usize,
     /// Topic Alias Maximum advertised to 5.0 clients (0: aliases refused).
     pub topic_alias_maximum: u16,
+    /// How the broker gives Topic Aliases to the topics it sends 5.0 clients.
+    pub topic_alias_outbound: super::topic_alias::OutboundAliasPolicy,
+    /// Topic Aliases the broker gives per connection at most.
+    pub topic_alias_outbound_max: u16,
+    /// Where clients are sent instead (MQTT 5.0 §4.11), if anywhere.
+    pub redirect: Option<crate::config::Redirect>,
     /// Server Keep Alive: the keep alive every 5.0 client must use instead of its own
     /// (MQTT 5.0 §3.2.2.3.14); `None`: the client's.
     pub server_keep_alive_secs: Option<u16>,
@@ -276,7 +285,7 @@ async fn serve_connected(
                 };
                 if let Some(reason) = reason {
                     if version.is_v5() {
-                        let disconnect = crate::protocol::Disconnect::new(reason);
+                        let disconnect = server_disconnect(&broker.settings, reason);
                         conn.control.send(&Packet::Disconnect(disconnect));
                     }
                 }
@@ -302,6 +311,34 @@ async fn serve_connected(
     finish(&mut stream, &conn.control).await;
 }
 
+/// The DISCONNECT the server sends for `reason`, explained, and at shutdown pointing to
+/// another server when `[redirect] on_shutdown` says so (MQTT 5.0 §4.11).
+fn server_disconnect(settings: &ConnectionSettings, reason: ReasonCode) -> Disconnect {
+    let redirect = settings.redirect.as_ref().filter(|r| r.on_shutdown);
+    let (reason, text) = match (reason, redirect) {
+        (ReasonCode::ServerShuttingDown, Some(_)) => (
+            ReasonCode::UseAnotherServer,
+            "the server is shutting down; use the server referenced",
+        ),
+        (ReasonCode::ServerShuttingDown, None) => (reason, "the server is shutting down"),
+        (ReasonCode::KeepAliveTimeout, _) => {
+            (reason, "nothing received for 1.5 times the keep alive")
+        }
+        (ReasonCode::SessionTakenOver, _) => (
+            reason,
+            "another connection took over the session with this client identifier",
+        ),
+        _ => (reason, ""),
+    };
+    let mut disconnect = Disconnect::new(reason);
+    disconnect.properties.reason_string = (!text.is_empty()).then(|| reason_string(text)).flatten();
+    if reason == ReasonCode::UseAnotherServer {
+        disconnect.properties.server_reference =
+            redirect.and_then(|r| MqttString::new(&r.server_reference).ok());
+    }
+    disconnect
+}
+
 /// Decodes and handles every whole frame in `buf`, stopping at the first that ends the
 /// connection.
 fn decode_and_handle(
@@ -317,7 +354,7 @@ fn decode_and_handle(
             Ok(Status::Partial) => return Next::Continue,
             Err(e) => {
                 tracing::info!("closing connection: {e}");
-                return broker.protocol_violation(control, e.reason_code());
+                return broker.protocol_violation(control, e.reason_code(), &e.to_string());
             }
         };
         let frame = buf.split_to(header.frame_len()).freeze();
@@ -325,7 +362,7 @@ fn decode_and_handle(
             Ok(packet) => broker.on_packet(key, control, packet),
             Err(e) => {
                 tracing::info!("closing connection: {e}");
-                broker.protocol_violation(control, e.reason_code())
+                broker.protocol_violation(control, e.reason_code(), &e.to_string())
             }
         };
         if next != Next::Continue {

@@ -9,8 +9,10 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
 
+use super::problem::{fit_diagnostics, ClientDiagnostics};
+use super::topic_alias::{AliasUse, OutboundAliases};
 use crate::limits::OUTBOUND_QOS0_BYTES_MAX;
-use crate::protocol::{encode, Packet, ProtocolVersion, QoS, TopicName};
+use crate::protocol::{encode, Packet, ProtocolVersion, Publish, QoS, TopicName};
 
 /// Names one live connection of a shard. A stale id (the connection ended, its slot was
 /// reused) finds nothing: the slot's generation no longer matches.
@@ -57,12 +59,24 @@ pub struct ConnectionControl {
     /// Topic Aliases the client set (MQTT 5.0 §3.3.2.3.4), index = alias - 1; empty
     /// until the first alias, so connections that use none pay nothing.
     inbound_aliases: RefCell<Vec<Option<TopicName>>>,
+    /// Topic Aliases the broker gave this connection's client (MQTT 5.0 §3.3.2.3.4);
+    /// `None` while the client allows none or the policy is off.
+    outbound_aliases: RefCell<Option<OutboundAliases>>,
+    /// What the client's CONNECT said about Reason Strings and packet sizes.
+    diagnostics: Cell<ClientDiagnostics>,
 }
 
 impl ConnectionControl {
     /// Fixes the protocol version packets are encoded in (after CONNECT).
     pub fn set_version(&self, version: ProtocolVersion) {
         self.version.set(Some(version));
+    }
+
+    /// Fixes, after CONNECT, what the client allows: the diagnostics it asked for and the
+    /// Topic Aliases the broker may give it.
+    pub fn set_client(&self, diagnostics: ClientDiagnostics, aliases: Option<OutboundAliases>) {
+        self.diagnostics.set(diagnostics);
+        *self.outbound_aliases.borrow_mut() = aliases;
     }
 
     /// The protocol version packets are encoded in, once CONNECT fixed it.
@@ -80,13 +94,19 @@ impl ConnectionControl {
             return false;
         };
         let mut outbound = self.outbound.borrow_mut();
-        if let Packet::Publish(publish) = packet {
+        let aliased;
+        let mut packet = fit_diagnostics(packet, version, self.diagnostics.get());
+        if let Packet::Publish(publish) = &*packet {
             if publish.qos == QoS::AtMostOnce && outbound.len() > OUTBOUND_QOS0_BYTES_MAX {
                 self.dropped_qos0.set(self.dropped_qos0.get() + 1);
                 return false;
             }
+            if let Some(with_alias) = self.outbound_alias(publish, version) {
+                aliased = Packet::Publish(with_alias);
+                packet = std::borrow::Cow::Borrowed(&aliased);
+            }
         }
-        if let Err(e) = encode(packet, version, &mut outbound) {
+        if let Err(e) = encode(&packet, version, &mut outbound) {
             // Our own packet: a broken invariant, not the peer's fault.
             debug_assert!(false, "cannot encode {packet:?}: {e}");
             tracing::error!("cannot encode {:?}: {e}", packet.packet_type());
@@ -95,6 +115,31 @@ impl ConnectionControl {
         drop(outbound);
         self.wake();
         true
+    }
+
+    /// `publish` with the Topic Alias the broker gives its topic, if any (recorded as
+    /// sent). None when aliases are off for this client, or when setting one would make
+    /// the packet larger than the client's Maximum Packet Size.
+    fn outbound_alias(&self, publish: &Publish, version: ProtocolVersion) -> Option<Publish> {
+        let mut aliases = self.outbound_aliases.borrow_mut();
+        let aliases = aliases.as_mut()?;
+        if let Some(max) = self.diagnostics.get().maximum_packet_size {
+            // Setting an alias adds its 3 bytes (identifier and two-byte value) to the
+            // body; 5 bounds the fixed header.
+            let body_len = publish.body_len(version).ok()?;
+            if 5 + body_len + 3 > max.get() as usize {
+                return None;
+            }
+        }
+        let mut with_alias = publish.clone();
+        match aliases.assign(&publish.topic)? {
+            AliasUse::Set(alias) => with_alias.properties.topic_alias = Some(alias),
+            AliasUse::Use(alias) => {
+                with_alias.properties.topic_alias = Some(alias);
+                with_alias.topic = TopicName::empty();
+            }
+        }
+        Some(with_alias)
     }
 
     /// Resolves a PUBLISH's Topic Alias: a non-empty `topic` sets (or replaces) the

@@ -45,7 +45,11 @@ impl ShardBroker {
                         Some(topic) => publish.topic = topic,
                         None => {
                             tracing::info!(alias, "closing connection: invalid Topic Alias");
-                            return self.protocol_violation(control, ReasonCode::TopicAliasInvalid);
+                            return self.protocol_violation(
+                                control,
+                                ReasonCode::TopicAliasInvalid,
+                                "Topic Alias is 0, above the Topic Alias Maximum, or not set yet",
+                            );
                         }
                     }
                 }
@@ -56,14 +60,25 @@ impl ShardBroker {
                     && std::str::from_utf8(&publish.payload).is_err()
                 {
                     tracing::info!("closing connection: payload is not the UTF-8 it claims");
-                    return self.protocol_violation(control, ReasonCode::PayloadFormatInvalid);
+                    return self.protocol_violation(
+                        control,
+                        ReasonCode::PayloadFormatInvalid,
+                        "Payload Format Indicator 1 with a payload that is not UTF-8",
+                    );
                 }
                 if levels(publish.topic.as_str()) > self.settings.topic_levels_max {
                     tracing::info!(
                         topic_levels = levels(publish.topic.as_str()),
                         "closing connection: PUBLISH topic has too many levels"
                     );
-                    return self.protocol_violation(control, ReasonCode::TopicNameInvalid);
+                    return self.protocol_violation(
+                        control,
+                        ReasonCode::TopicNameInvalid,
+                        &format!(
+                            "Topic Name has more than {} levels",
+                            self.settings.topic_levels_max
+                        ),
+                    );
                 }
                 let mut publish = Some(publish);
                 session_call(&mut |s| {
@@ -104,7 +119,11 @@ impl ShardBroker {
                         // MQTT 5.0 §3.14.2.2.2: from 0 to non-zero is a protocol error.
                         if entry.expiry_secs == 0 && secs != 0 {
                             drop(state);
-                            return self.protocol_violation(control, ReasonCode::ProtocolError);
+                            return self.protocol_violation(
+                                control,
+                                ReasonCode::ProtocolError,
+                                "DISCONNECT sets a Session Expiry Interval after CONNECT set 0",
+                            );
                         }
                         entry.expiry_secs = secs;
                     }
@@ -124,7 +143,11 @@ impl ShardBroker {
             | Packet::UnsubAck(_)
             | Packet::PingResp
             | Packet::Auth(_) => {
-                return self.protocol_violation(control, ReasonCode::ProtocolError);
+                let why = format!(
+                    "{:?} is not a packet a client sends now",
+                    packet.packet_type()
+                );
+                return self.protocol_violation(control, ReasonCode::ProtocolError, &why);
             }
         }
         self.apply(key, actions);
@@ -137,11 +160,16 @@ impl ShardBroker {
 
     /// Ends the connection for a protocol violation: DISCONNECT with `reason` in 5.0,
     /// a plain close in 3.x; the will is published.
-    pub fn protocol_violation(&self, control: &ConnectionControl, reason: ReasonCode) -> Next {
+    pub fn protocol_violation(
+        &self,
+        control: &ConnectionControl,
+        reason: ReasonCode,
+        why: &str,
+    ) -> Next {
         if control.version().is_some_and(|v| v.is_v5()) {
-            control.send(&Packet::Disconnect(crate::protocol::Disconnect::new(
-                reason,
-            )));
+            let mut disconnect = crate::protocol::Disconnect::new(reason);
+            disconnect.properties.reason_string = super::problem::reason_string(why);
+            control.send(&Packet::Disconnect(disconnect));
         }
         Next::Close(Ending::Abnormal)
     }

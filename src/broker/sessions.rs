@@ -7,8 +7,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::connections::{CloseRequest, ConnectionId};
+use super::problem::{reason_string, ClientDiagnostics};
 use super::session::{Message, Session, SessionAction};
 use super::shard_broker::{Deadline, SessionEntry, SessionKey, ShardBroker};
+use super::topic_alias::OutboundAliases;
+use crate::config::RedirectReason;
 use crate::limits::{CLIENT_ID_CHARS_MAX_V3_1, SESSION_EXPIRY_SECS_V3_PERSISTENT};
 use crate::protocol::{
     ConnAck, Connect, MqttString, Packet, ProtocolVersion, PublishProperties, ReasonCode,
@@ -49,6 +52,34 @@ impl ShardBroker {
             .cloned()
             .expect("attach of a live connection");
         control.set_version(version);
+        if version.is_v5() {
+            let properties = &connect.properties;
+            let diagnostics = ClientDiagnostics {
+                request_problem_information: properties.request_problem_information.unwrap_or(true),
+                maximum_packet_size: properties.maximum_packet_size,
+            };
+            let alias_maximum = properties
+                .topic_alias_maximum
+                .unwrap_or(0)
+                .min(self.settings.topic_alias_outbound_max);
+            let aliases = OutboundAliases::new(self.settings.topic_alias_outbound, alias_maximum);
+            control.set_client(diagnostics, aliases);
+        }
+        if let Some(redirect) = &self.settings.redirect {
+            if let Some(reason) = redirect.connect {
+                // MQTT 5.0 §4.11; a 3.x client reads 0x03 Server unavailable.
+                let code = match reason {
+                    RedirectReason::UseAnotherServer => ReasonCode::UseAnotherServer,
+                    RedirectReason::ServerMoved => ReasonCode::ServerMoved,
+                };
+                let mut connack = ConnAck::new(code);
+                connack.properties.server_reference =
+                    MqttString::new(&redirect.server_reference).ok();
+                connack.properties.reason_string =
+                    reason_string("this server sends its clients to the server referenced");
+                return Err(self.refuse_with(&control, connack));
+            }
+        }
 
         let mut client_id = connect.client_id.clone();
         let mut assigned = None;
@@ -56,7 +87,11 @@ impl ShardBroker {
             // 3.1 requires an id; 3.1.1 allows none with clean session (the codec refused
             // it without); 5.0 gets one assigned and told in CONNACK.
             if version == ProtocolVersion::V3_1 {
-                return Err(self.refuse(&control, ReasonCode::ClientIdentifierNotValid));
+                return Err(self.refuse(
+                    &control,
+                    ReasonCode::ClientIdentifierNotValid,
+                    "MQTT 3.1 requires a client identifier",
+                ));
             }
             client_id = self.assign_client_id();
             if version.is_v5() {
@@ -65,7 +100,11 @@ impl ShardBroker {
         } else if version == ProtocolVersion::V3_1
             && client_id.chars().count() > CLIENT_ID_CHARS_MAX_V3_1
         {
-            return Err(self.refuse(&control, ReasonCode::ClientIdentifierNotValid));
+            return Err(self.refuse(
+                &control,
+                ReasonCode::ClientIdentifierNotValid,
+                "MQTT 3.1 client identifiers have at most 23 characters",
+            ));
         }
 
         let expiry_secs = match version {
@@ -180,8 +219,21 @@ impl ShardBroker {
         &self,
         control: &super::connections::ConnectionControl,
         code: ReasonCode,
+        why: &str,
     ) -> ReasonCode {
-        let connack = Packet::ConnAck(Box::new(ConnAck::new(code)));
+        let mut connack = ConnAck::new(code);
+        connack.properties.reason_string = reason_string(why);
+        self.refuse_with(control, connack)
+    }
+
+    /// Sends `connack`, a refusal, and returns its code.
+    fn refuse_with(
+        &self,
+        control: &super::connections::ConnectionControl,
+        connack: ConnAck,
+    ) -> ReasonCode {
+        let code = connack.reason_code;
+        let connack = Packet::ConnAck(Box::new(connack));
         let queued = control.send(&connack);
         self.count_sent(&connack, queued);
         code
@@ -385,9 +437,10 @@ impl ShardBroker {
         reason: ReasonCode,
     ) {
         if control.version().is_some_and(|v| v.is_v5()) {
-            control.send(&Packet::Disconnect(crate::protocol::Disconnect::new(
-                reason,
-            )));
+            let mut disconnect = crate::protocol::Disconnect::new(reason);
+            disconnect.properties.reason_string =
+                super::problem::explain_session_disconnect(reason).and_then(reason_string);
+            control.send(&Packet::Disconnect(disconnect));
         }
     }
 }

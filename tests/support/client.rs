@@ -41,6 +41,10 @@ pub struct ConnectOptions {
     pub receive_maximum: Option<u16>,
     /// MQTT 5.0 Maximum Packet Size.
     pub maximum_packet_size: Option<u32>,
+    /// MQTT 5.0 Topic Alias Maximum: aliases the server may set.
+    pub topic_alias_maximum: Option<u16>,
+    /// MQTT 5.0 Request Problem Information.
+    pub request_problem_information: Option<bool>,
 }
 
 impl Default for ConnectOptions {
@@ -52,6 +56,8 @@ impl Default for ConnectOptions {
             session_expiry_secs: None,
             receive_maximum: None,
             maximum_packet_size: None,
+            topic_alias_maximum: None,
+            request_problem_information: None,
         }
     }
 }
@@ -160,6 +166,8 @@ impl Client {
         connect.properties.maximum_packet_size = options
             .maximum_packet_size
             .and_then(std::num::NonZeroU32::new);
+        connect.properties.topic_alias_maximum = options.topic_alias_maximum;
+        connect.properties.request_problem_information = options.request_problem_information;
         Packet::Connect(Box::new(connect))
     }
 

@@ -51,6 +51,7 @@ pub use limits::{
 pub use message::Message;
 pub use subscriptions::{Subscription, SubscriptionsFull};
 
+use super::problem::reason_string;
 use delivery::Outgoing;
 use inbound_qos2::{InboundQos2, Received};
 use inflight::{FlowState, Inflight};
@@ -417,6 +418,8 @@ impl Session {
         } else {
             if self.version.is_v5() {
                 pubcomp.reason_code = ReasonCode::PacketIdentifierNotFound;
+                pubcomp.properties.reason_string =
+                    reason_string("no QoS 2 PUBLISH with this packet identifier awaits PUBREL");
             }
             self.counters.unknown_acks += 1;
             AckOutcome::Unknown
@@ -569,6 +572,8 @@ impl Session {
         let mut pubrel = PublishAck::new(packet_id);
         if self.version.is_v5() {
             pubrel.reason_code = ReasonCode::PacketIdentifierNotFound;
+            pubrel.properties.reason_string =
+                reason_string("no QoS 2 PUBLISH with this packet identifier awaits PUBREC");
         }
         out.push(SessionAction::Send(Packet::PubRel(pubrel)));
         self.unknown_ack()
