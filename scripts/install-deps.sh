@@ -11,6 +11,9 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+# MQTT.js (tests/interop/mqttjs) runs on Node.js.
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
@@ -31,8 +34,15 @@ if ! python3 -c "import paho.mqtt.client" 2>/dev/null; then
          DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-paho-mqtt; }
 fi
 
+# MQTT.js at the version package-lock.json pins, into tests/interop/mqttjs/node_modules.
+mqttjs="$(cd "$(dirname "$0")/.." && pwd)/tests/interop/mqttjs"
+if [ ! -d "$mqttjs/node_modules/mqtt" ]; then
+  npm ci --prefix "$mqttjs" --no-audit --no-fund --loglevel=error
+fi
+
 # Tells tests/10_interop_clients.rs that a missing tool is a failure, not a skip.
-if command -v mosquitto_sub >/dev/null && python3 -c "import paho.mqtt.client" 2>/dev/null; then
+if command -v mosquitto_sub >/dev/null && python3 -c "import paho.mqtt.client" 2>/dev/null \
+  && [ -d "$mqttjs/node_modules/mqtt" ]; then
   marker="${XDG_CACHE_HOME:-$HOME/.cache}/coremq/install-deps.done"
   mkdir -p "$(dirname "$marker")" && touch "$marker"
 fi
