@@ -53,7 +53,7 @@ pub use context::ShardContext;
 pub use error::{Full, JoinError, StartError};
 pub use handoff::Handoff;
 pub use mesh::{Batch, IntoIter as MsgsIntoIter, MeshHandle, Msgs};
-pub use runtime::{Runtime, RuntimeHandle};
+pub use runtime::{allowed_cpus, Runtime, RuntimeHandle};
 pub use shutdown::ShutdownSignal;
 pub use signals::ShutdownSignals;
 pub use stats::{Counter, ShardStats, StatsSnapshot};

@@ -94,6 +94,8 @@ impl Drop for ExitGuard {
 /// What one shard thread is given at spawn.
 struct ShardSetup<M> {
     shard_id: usize,
+    /// The CPU to pin to; `None`: unpinned.
+    cpu: Option<usize>,
     config: Arc<RuntimeConfig>,
     sockets: Vec<Socket>,
     mesh: Arc<MeshShared<M>>,
@@ -124,14 +126,20 @@ impl Runtime {
     {
         config.validate()?;
         let shard_count = config.shard_count;
-        if config.pin_cores {
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-            if shard_count > cpus {
+        // Shard i is pinned to the i-th CPU this process may run on, so a CPU mask from
+        // taskset or systemd's CPUAffinity= is honoured rather than fought.
+        let cpus = if config.pin_cores {
+            let cpus = allowed_cpus();
+            if shard_count > cpus.len() {
                 return Err(StartError::Config(format!(
-                    "pin_cores needs shard_count ({shard_count}) <= available CPUs ({cpus})"
+                    "pin_cores needs shard_count ({shard_count}) <= available CPUs ({}: {cpus:?})",
+                    cpus.len()
                 )));
             }
-        }
+            cpus
+        } else {
+            Vec::new()
+        };
 
         // sockets_by_shard[shard][listener]
         let mut sockets_by_shard: Vec<Vec<Socket>> = (0..shard_count).map(|_| Vec::new()).collect();
@@ -161,6 +169,7 @@ impl Runtime {
         for (shard_id, sockets) in sockets_by_shard.into_iter().enumerate() {
             let setup = ShardSetup {
                 shard_id,
+                cpu: cpus.get(shard_id).copied(),
                 config: Arc::clone(&config),
                 sockets,
                 mesh: Arc::clone(&mesh),
@@ -237,10 +246,9 @@ fn shard_thread<M, F, Fut>(
     };
     let shard_id = setup.shard_id;
     let config = Arc::clone(&setup.config);
-    let placement = if config.pin_cores {
-        Placement::Fixed(shard_id)
-    } else {
-        Placement::Unbound
+    let placement = match setup.cpu {
+        Some(cpu) => Placement::Fixed(cpu),
+        None => Placement::Unbound,
     };
     let mut builder = LocalExecutorBuilder::new(placement)
         .name(&format!("shard-{shard_id}"))
@@ -277,6 +285,7 @@ where
 {
     let ShardSetup {
         shard_id,
+        cpu: _,
         config,
         sockets,
         mesh,
@@ -410,4 +419,23 @@ impl RuntimeHandle {
         self.shutdown();
         self.join()
     }
+}
+
+/// The CPUs this process may run on (its affinity mask), in increasing order; all of
+/// `available_parallelism` when the mask cannot be read.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity writes at most
+    // size_of::<cpu_set_t>() bytes into it, and CPU_ISSET reads within it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .collect();
+            if !cpus.is_empty() {
+                return cpus;
+            }
+        }
+    }
+    (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
 }
