@@ -3,8 +3,10 @@
 //! * [`protocol`]: the MQTT codec, pure and sans-IO.
 //! * [`broker`]: connections, and later sessions and routing, on the `shard` runtime.
 //! * [`limits`]: every bound of the broker, in one place.
+//! * [`host`]: the host's open-files limit against the configured connections.
 
 pub mod broker;
 pub mod config;
+pub mod host;
 pub mod limits;
 pub mod protocol;

@@ -120,6 +120,22 @@ fn main() -> ExitCode {
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shard_count = config.shards.unwrap_or(cores);
+    let listener_count = config.listeners.len();
+    let files_needed =
+        coremq::host::open_files_needed(config.max_connections, listener_count, shard_count);
+    match coremq::host::raise_open_files(files_needed) {
+        Ok(open_files) => {
+            if let Some(warning) = coremq::host::open_files_warning(
+                open_files,
+                config.max_connections,
+                listener_count,
+                shard_count,
+            ) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot read or raise the open-files limit: {e}"),
+    }
     let runtime_config = RuntimeConfig {
         shard_count,
         // Pinning more shards than cores would fail; run them unpinned instead.
