@@ -226,6 +226,13 @@ impl<S: Copy + Eq + Hash, V> SubscriptionTrie<S, V> {
         }
     }
 
+    /// The members on this shard of the shared group `group` of inner filter `filter`
+    /// (exactly that filter: no matching); `None` when it has none here.
+    pub fn group_members(&self, filter: &str, group: &str) -> Option<Members<'_, S, V>> {
+        let members = self.trie.get(filter)?.groups.get(group)?;
+        Some(Members(members))
+    }
+
     /// Calls `visit` once for every plain subscription whose filter matches `topic` and
     /// once for every shared group whose inner filter matches it (MQTT 5.0 §4.7, §4.8.2).
     /// A subscriber with several matching filters is visited once per filter: the caller
