@@ -47,10 +47,16 @@ impl ShardBroker {
             let state = &mut *state;
             let plain = state.routes.route(&message.topic);
             let sessions = &state.sessions;
-            let shared_key = strategy.message_key(message.topic.as_str(), || {
-                let entry = sessions.get(&publisher?)?;
-                Some(entry.session.client_id().as_str())
-            });
+            // The strategy's key, worked out once and only if a group matches.
+            let mut shared_key = None;
+            let mut key_of_message = || {
+                *shared_key.get_or_insert_with(|| {
+                    strategy.message_key(message.topic.as_str(), || {
+                        let entry = sessions.get(&publisher?)?;
+                        Some(entry.session.client_id().as_str())
+                    })
+                })
+            };
             let mut assignments: Vec<(usize, SharedGroupRef)> = Vec::new();
             let picker = &mut state.shared_picker;
             state.shared_routes.matches(&message.topic, |matched| {
@@ -61,12 +67,15 @@ impl ShardBroker {
                 } = matched
                 {
                     let shards = members.iter().map(|(shard, since_ms)| (shard, *since_ms));
-                    if let Some(shard) = picker.choose_shard(strategy, shared_key, shards) {
+                    let key = key_of_message();
+                    if let Some(shard) =
+                        picker.choose_shard(strategy, key, || members.next_turn(), shards)
+                    {
                         assignments.push((shard, SharedGroupRef::new(group, filter)));
                     }
                 }
             });
-            (plain, assignments, shared_key)
+            (plain, assignments, shared_key.unwrap_or(0))
         };
         let mut targets = plain;
         for (shard, _) in &assignments {
@@ -152,7 +161,13 @@ impl ShardBroker {
                         groups_served += 1;
                         let seq = |i| members.get(i).map_or(u64::MAX, |(_, e)| e.subscribed_seq);
                         let chosen = picker
-                            .choose_member(strategy, shared_key, members.len(), seq)
+                            .choose_member(
+                                strategy,
+                                shared_key,
+                                || members.next_turn(),
+                                members.len(),
+                                seq,
+                            )
                             .and_then(|i| members.get(i));
                         match chosen {
                             Some((subscriber, options)) => {

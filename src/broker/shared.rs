@@ -56,9 +56,12 @@ impl ShardBroker {
                 .group_members(&shared.group.filter, &shared.group.group)
                 .and_then(|members| {
                     let shards = members.iter().map(|(shard, since_ms)| (shard, *since_ms));
-                    state
-                        .shared_picker
-                        .choose_shard(strategy, shared.key, shards)
+                    state.shared_picker.choose_shard(
+                        strategy,
+                        shared.key,
+                        || members.next_turn(),
+                        shards,
+                    )
                 })
         };
         match target {

@@ -17,7 +17,7 @@
 //!   then its oldest local member. Every shard agrees without talking, and the choice
 //!   changes only when the chosen member leaves: a newcomer is never older.
 //! * `round_robin` and `random` promise nothing beyond one member per message; each shard
-//!   keeps its own turn and generator.
+//!   keeps its own generator, and a turn per group at each of the two steps.
 
 use std::fmt;
 
@@ -106,13 +106,12 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The state the choices keep on one shard: a round-robin turn for each of the two
-/// choices (one turn for both would skip members when a shard makes both for one message)
-/// and a random generator. One per shard, in its broker state.
+/// The state the choices keep on one shard: a random generator. (Round-robin turns are
+/// kept per group by the index and passed in: one turn for several groups, or for both
+/// steps, would skip members whenever a shard takes two turns for one message.) One per
+/// shard, in its broker state.
 #[derive(Clone, Debug)]
 pub struct SharedPicker {
-    shard_turn: u64,
-    member_turn: u64,
     random: u64,
 }
 
@@ -126,17 +125,9 @@ impl SharedPicker {
     /// A picker whose generator starts from `seed` (any value).
     pub fn new(seed: u64) -> Self {
         Self {
-            shard_turn: 0,
-            member_turn: 0,
             // xorshift's state must not be 0; mix() maps exactly one input to 0.
             random: mix(seed) | 1,
         }
-    }
-
-    /// Advances `turn`, then the index among `len`.
-    fn next_turn(turn: &mut u64, len: usize) -> usize {
-        *turn = turn.wrapping_add(1);
-        (*turn % len as u64) as usize
     }
 
     /// xorshift64*: fast, and not for anything an adversary could exploit.
@@ -151,12 +142,15 @@ impl SharedPicker {
 
     /// The shard that delivers a message with `key` to a group, among `shards`: each shard
     /// with members and when its current members' first one subscribed (milliseconds on
-    /// the broker's clock, the same on every shard). `None` when there is no shard. Under
-    /// `hash_*` and `sticky` the answer does not depend on the order of `shards`.
+    /// the broker's clock, the same on every shard). `next_turn` takes the group's next
+    /// round-robin turn (asked for only under `round_robin`). `None` when there is no
+    /// shard. Under `hash_*` and `sticky` the answer does not depend on the order of
+    /// `shards`.
     pub fn choose_shard(
         &mut self,
         strategy: SharedStrategy,
         key: u64,
+        next_turn: impl FnOnce() -> u64,
         shards: impl ExactSizeIterator<Item = (usize, u64)>,
     ) -> Option<usize> {
         let len = shards.len();
@@ -166,7 +160,7 @@ impl SharedPicker {
         let mut shards = shards;
         match strategy {
             SharedStrategy::RoundRobin => shards
-                .nth(Self::next_turn(&mut self.shard_turn, len))
+                .nth((next_turn() % len as u64) as usize)
                 .map(|(s, _)| s),
             SharedStrategy::Random => shards.nth(self.next_random(len)).map(|(s, _)| s),
             SharedStrategy::HashClientId | SharedStrategy::HashTopic => shards
@@ -179,12 +173,14 @@ impl SharedPicker {
     }
 
     /// The index of the local member that gets a message with `key`, among `len` members
-    /// in the shard's stable order; `subscribed_seq(i)` says when member `i` subscribed
-    /// (larger: later), for `sticky`. `None` when `len` is 0.
+    /// in the shard's stable order; `next_turn` as for [`SharedPicker::choose_shard`];
+    /// `subscribed_seq(i)` says when member `i` subscribed (larger: later), for `sticky`.
+    /// `None` when `len` is 0.
     pub fn choose_member(
         &mut self,
         strategy: SharedStrategy,
         key: u64,
+        next_turn: impl FnOnce() -> u64,
         len: usize,
         subscribed_seq: impl Fn(usize) -> u64,
     ) -> Option<usize> {
@@ -192,7 +188,7 @@ impl SharedPicker {
             return None;
         }
         Some(match strategy {
-            SharedStrategy::RoundRobin => Self::next_turn(&mut self.member_turn, len),
+            SharedStrategy::RoundRobin => (next_turn() % len as u64) as usize,
             SharedStrategy::Random => self.next_random(len),
             // Salted so that the member does not follow the bits that chose the shard.
             SharedStrategy::HashClientId | SharedStrategy::HashTopic => {
@@ -208,6 +204,11 @@ mod tests {
     use super::*;
 
     const HASHES: [SharedStrategy; 2] = [SharedStrategy::HashClientId, SharedStrategy::HashTopic];
+
+    /// For the strategies that must not take a turn.
+    fn no_turn() -> u64 {
+        panic!("only round_robin takes turns")
+    }
 
     #[test]
     fn names_round_trip() {
@@ -252,8 +253,10 @@ mod tests {
             for n in 0..400u64 {
                 let key = hash_bytes(&n.to_be_bytes());
                 // Two shards with their own pickers and replica orders agree.
-                let one = SharedPicker::new(1).choose_shard(strategy, key, shards.into_iter());
-                let two = SharedPicker::new(2).choose_shard(strategy, key, reversed.into_iter());
+                let one =
+                    SharedPicker::new(1).choose_shard(strategy, key, no_turn, shards.into_iter());
+                let two =
+                    SharedPicker::new(2).choose_shard(strategy, key, no_turn, reversed.into_iter());
                 assert_eq!(one, two);
                 hits[one.unwrap()] += 1;
             }
@@ -269,8 +272,10 @@ mod tests {
         let without_2 = [(0, 0), (1, 0)];
         let mut picker = SharedPicker::new(0);
         for n in 0..300u64 {
-            let before = picker.choose_shard(SharedStrategy::HashTopic, n, all.into_iter());
-            let after = picker.choose_shard(SharedStrategy::HashTopic, n, without_2.into_iter());
+            let before =
+                picker.choose_shard(SharedStrategy::HashTopic, n, no_turn, all.into_iter());
+            let after =
+                picker.choose_shard(SharedStrategy::HashTopic, n, no_turn, without_2.into_iter());
             if before != Some(2) {
                 assert_eq!(before, after, "key {n}");
             }
@@ -281,7 +286,7 @@ mod tests {
     fn sticky_shard_is_the_longest_served_then_the_lower() {
         let mut picker = SharedPicker::new(0);
         let mut choose = |shards: &[(usize, u64)]| {
-            picker.choose_shard(SharedStrategy::Sticky, 7, shards.iter().copied())
+            picker.choose_shard(SharedStrategy::Sticky, 7, no_turn, shards.iter().copied())
         };
         assert_eq!(choose(&[(2, 30), (1, 10), (0, 20)]), Some(1));
         assert_eq!(choose(&[(0, 20), (1, 10), (2, 30)]), Some(1));
@@ -295,12 +300,21 @@ mod tests {
     fn round_robin_and_random_cover_every_candidate() {
         for strategy in [SharedStrategy::RoundRobin, SharedStrategy::Random] {
             let mut picker = SharedPicker::new(42);
+            let (mut shard_turn, mut member_turn) = (0u64, 0u64);
             let mut shard_hits = [0usize; 3];
             let mut member_hits = [0usize; 4];
             for _ in 0..300 {
                 let shards = [(0, 0), (1, 0), (2, 0)].into_iter();
-                shard_hits[picker.choose_shard(strategy, 0, shards).unwrap()] += 1;
-                member_hits[picker.choose_member(strategy, 0, 4, |_| 0).unwrap()] += 1;
+                let turn = || {
+                    shard_turn += 1;
+                    shard_turn
+                };
+                shard_hits[picker.choose_shard(strategy, 0, turn, shards).unwrap()] += 1;
+                let turn = || {
+                    member_turn += 1;
+                    member_turn
+                };
+                member_hits[picker.choose_member(strategy, 0, turn, 4, |_| 0).unwrap()] += 1;
             }
             assert!(
                 shard_hits.iter().all(|&n| n > 50),
@@ -311,15 +325,16 @@ mod tests {
                 "{strategy}: {member_hits:?}"
             );
         }
-        // Round robin is exactly even.
+        // Round robin follows the turn it is given, exactly.
         let mut picker = SharedPicker::new(0);
-        let mut hits = [0usize; 3];
-        for _ in 0..30 {
-            hits[picker
-                .choose_member(SharedStrategy::RoundRobin, 0, 3, |_| 0)
-                .unwrap()] += 1;
-        }
-        assert_eq!(hits, [10, 10, 10]);
+        let picks: Vec<usize> = (1..=6)
+            .map(|turn| {
+                picker
+                    .choose_member(SharedStrategy::RoundRobin, 0, || turn, 3, |_| 0)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(picks, [1, 2, 0, 1, 2, 0]);
     }
 
     #[test]
@@ -329,8 +344,11 @@ mod tests {
             let mut hits = [0usize; 4];
             for n in 0..400u64 {
                 let key = hash_bytes(format!("client-{n}").as_bytes());
-                let first = picker.choose_member(strategy, key, 4, |_| 0);
-                assert_eq!(first, picker.choose_member(strategy, key, 4, |_| 0));
+                let first = picker.choose_member(strategy, key, no_turn, 4, |_| 0);
+                assert_eq!(
+                    first,
+                    picker.choose_member(strategy, key, no_turn, 4, |_| 0)
+                );
                 hits[first.unwrap()] += 1;
             }
             assert!(hits.iter().all(|&n| n > 50), "{strategy}: {hits:?}");
@@ -342,7 +360,7 @@ mod tests {
         let mut picker = SharedPicker::new(0);
         let seqs = [40u64, 12, 33];
         let pick = |picker: &mut SharedPicker, seqs: &[u64]| {
-            picker.choose_member(SharedStrategy::Sticky, 0, seqs.len(), |i| seqs[i])
+            picker.choose_member(SharedStrategy::Sticky, 0, no_turn, seqs.len(), |i| seqs[i])
         };
         for _ in 0..10 {
             assert_eq!(pick(&mut picker, &seqs), Some(1));

@@ -88,6 +88,12 @@ impl<S: Copy + Eq + Hash, V> Members<'_, S, V> {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (S, &V)> + '_ {
         self.0.iter()
     }
+
+    /// The group's next round-robin turn (1, 2, ...): each group on each shard counts
+    /// its own.
+    pub fn next_turn(&self) -> u64 {
+        self.0.next_turn()
+    }
 }
 
 impl<S: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for Members<'_, S, V> {
