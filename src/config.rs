@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::broker::session::SessionLimits;
+use crate::broker::shared_strategy::SharedStrategy;
 use crate::broker::topic_alias::OutboundAliasPolicy;
 use crate::limits::{
     CONNECT_TIMEOUT_SECS_DEFAULT, MAX_CONNECTIONS_DEFAULT, MAX_PACKET_SIZE_BYTES_DEFAULT,
@@ -64,6 +65,8 @@ pub struct Config {
     pub response_information: Option<String>,
     /// Seconds between publications of the `$SYS` tree (0: never).
     pub sys_interval_secs: u64,
+    /// How a shared subscription group chooses the member for a message.
+    pub shared_strategy: SharedStrategy,
 }
 
 /// Where and when clients are told to use another server (MQTT 5.0 §4.11).
@@ -127,6 +130,7 @@ impl Default for Config {
             topic_alias_outbound: OutboundAliasPolicy::default(),
             topic_alias_outbound_max: TOPIC_ALIAS_OUTBOUND_MAX_DEFAULT,
             redirect: None,
+            shared_strategy: SharedStrategy::default(),
         }
     }
 }
@@ -166,6 +170,8 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     sys: FileSys,
+    #[serde(default)]
+    shared_subscriptions: FileSharedSubscriptions,
     response_information: Option<Spanned<String>>,
     topic_alias_outbound: Option<Spanned<String>>,
     redirect: Option<Spanned<FileRedirect>>,
@@ -184,6 +190,12 @@ struct FileRedirect {
 #[serde(deny_unknown_fields)]
 struct FileSys {
     interval_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSharedSubscriptions {
+    strategy: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -422,6 +434,18 @@ impl Config {
             }
             config.sys_interval_secs = secs.into_inner();
         }
+        if let Some(strategy) = file.shared_subscriptions.strategy {
+            let name = strategy.get_ref();
+            config.shared_strategy = SharedStrategy::from_name(name).ok_or_else(|| {
+                error(
+                    Some(strategy.span()),
+                    format!(
+                        "strategy = {name:?} is not a shared subscription strategy; use one of {:?}",
+                        SharedStrategy::names()
+                    ),
+                )
+            })?;
+        }
         Ok(config)
     }
 }
@@ -607,6 +631,23 @@ mod tests {
         let e = error_of("[redirect]\nserver_reference = \"b\"\nconnect = \"moved\"\n");
         assert!(
             e.starts_with("coremq.toml:3:11: connect = \"moved\" is not a redirect"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shared_subscription_strategy_is_read_and_checked() {
+        assert_eq!(
+            Config::default().shared_strategy,
+            SharedStrategy::RoundRobin
+        );
+        for strategy in SharedStrategy::ALL {
+            let text = format!("[shared_subscriptions]\nstrategy = \"{strategy}\"\n");
+            assert_eq!(parse(&text).unwrap().shared_strategy, strategy);
+        }
+        let e = error_of("shards = 2\n[shared_subscriptions]\nstrategy = \"hash\"\n");
+        assert!(
+            e.starts_with("coremq.toml:3:12: strategy = \"hash\" is not a shared subscription strategy; use one of [\"round_robin\", \"random\", \"hash_clientid\", \"hash_topic\", \"sticky\"]"),
             "{e}"
         );
     }

@@ -171,6 +171,7 @@ fn main() -> ExitCode {
             .and_then(|s| coremq::protocol::MqttString::new(s).ok()),
         sys_interval: (config.sys_interval_secs > 0)
             .then(|| std::time::Duration::from_secs(config.sys_interval_secs)),
+        shared_strategy: config.shared_strategy,
     };
     // Before the shards start, so that a SIGTERM during start-up still drains cleanly.
     let signals = match ShutdownSignals::install() {

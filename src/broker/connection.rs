@@ -57,6 +57,8 @@ pub struct ConnectionSettings {
     pub response_information: Option<crate::protocol::MqttString>,
     /// How often the `$SYS` tree is published; `None`: never.
     pub sys_interval: Option<Duration>,
+    /// How a shared subscription group chooses the member for a message.
+    pub shared_strategy: super::shared_strategy::SharedStrategy,
 }
 
 /// What one wait on a connection produced.

@@ -4,6 +4,7 @@ use shard::Handoff;
 
 use super::counters::SysSnapshot;
 use super::session::Message;
+pub use super::session::SharedGroupRef;
 use crate::protocol::{Connect, TopicFilter};
 
 /// One message between shards. Order is kept per (source, target) pair, so a publisher's
@@ -23,12 +24,20 @@ pub enum MeshMessage {
         plain: bool,
         /// Shared groups this shard delivers the message to, one member each.
         groups: Vec<SharedGroupRef>,
+        /// The shared-subscription strategy's key for the message (the hash of its
+        /// publisher's client id or of its topic; `SharedStrategy::message_key`), so the
+        /// target chooses the member as the publishing shard would.
+        shared_key: u64,
     },
     /// The source has a first subscriber for these filters; the target adds the source to
     /// its route table and answers [`MeshMessage::RouteAck`] with `token`.
     RouteAdd {
         /// Filters that went from no subscriber to one on the source.
         filters: Vec<TopicFilter>,
+        /// When they did, in milliseconds on the broker's clock (the same on every shard):
+        /// the `sticky` strategy prefers the shard whose members of a group go back
+        /// furthest.
+        since_ms: u64,
         /// Echoed in the ack.
         token: u64,
     },
@@ -46,15 +55,6 @@ pub enum MeshMessage {
     Retain(Message),
     /// The source's counters for the `$SYS` tree, to shard 0 every interval.
     SysStats(SysSnapshot),
-}
-
-/// A shared subscription group: its name and its inner topic filter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedGroupRef {
-    /// The `{group}` of `$share/{group}/{filter}`.
-    pub group: Box<str>,
-    /// The `{filter}`.
-    pub filter: Box<str>,
 }
 
 /// What travels with a handed-off connection.

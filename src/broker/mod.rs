@@ -7,6 +7,8 @@
 //! * Pure building blocks: [`session`] (one client's session state machine), [`index`]
 //!   (subscription trie and route table), [`retained`] (retained-message store),
 //!   [`read_buffer`].
+//! * [`shared_strategy`]: which member of a shared group gets a message (pure);
+//!   [`shared`]: giving a leaving member's undelivered messages to another.
 //! * [`sys`]: the `$SYS` topic tree, summed on shard 0 from every shard's [`counters`].
 
 mod children;
@@ -26,5 +28,7 @@ pub mod session;
 pub mod sessions;
 pub mod shard_broker;
 pub mod shard_main;
+pub mod shared;
+pub mod shared_strategy;
 pub mod sys;
 pub mod topic_alias;

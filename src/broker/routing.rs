@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 
 use super::index::{RouteTable, SubscriptionTrie};
-use super::mesh_message::{MeshMessage, SharedGroupRef};
-use super::session::{DeliverOutcome, DeliveryKind, Grant, Message, Session};
+use super::mesh_message::MeshMessage;
+use super::session::{
+    DeliverOutcome, DeliveryKind, Grant, Message, Session, SharedDelivery, SharedGroupRef,
+};
 use super::shard_broker::{PendingSuback, SessionKey, ShardBroker, SubEntry};
 use crate::protocol::{
     Packet, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, TopicFilter, UnsubAck, Unsubscribe,
@@ -37,14 +39,26 @@ impl ShardBroker {
             self.broadcast(|| MeshMessage::Retain(message.clone()));
         }
         // Plain subscriptions: every shard with one. Shared groups: one shard each,
-        // chosen here in turn among the shards with members, so each message reaches
-        // exactly one member of each group wherever the members are.
-        let (plain, assignments) = {
+        // chosen here by the strategy among the shards with members, so each message
+        // reaches exactly one member of each group wherever the members are.
+        let strategy = self.settings.shared_strategy;
+        let (plain, assignments, shared_key) = {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
             let plain = state.routes.route(&message.topic);
+            let sessions = &state.sessions;
+            // The strategy's key, worked out once and only if a group matches.
+            let mut shared_key = None;
+            let mut key_of_message = || {
+                *shared_key.get_or_insert_with(|| {
+                    strategy.message_key(message.topic.as_str(), || {
+                        let entry = sessions.get(&publisher?)?;
+                        Some(entry.session.client_id().as_str())
+                    })
+                })
+            };
             let mut assignments: Vec<(usize, SharedGroupRef)> = Vec::new();
-            let turn = &mut state.shared_shard_round_robin;
+            let picker = &mut state.shared_picker;
             state.shared_routes.matches(&message.topic, |matched| {
                 if let super::index::Match::SharedGroup {
                     group,
@@ -52,18 +66,16 @@ impl ShardBroker {
                     members,
                 } = matched
                 {
-                    *turn = turn.wrapping_add(1);
-                    if let Some((shard, ())) = members.get((*turn % members.len() as u64) as usize)
+                    let shards = members.iter().map(|(shard, since_ms)| (shard, *since_ms));
+                    let key = key_of_message();
+                    if let Some(shard) =
+                        picker.choose_shard(strategy, key, || members.next_turn(), shards)
                     {
-                        let group = SharedGroupRef {
-                            group: group.into(),
-                            filter: filter.into(),
-                        };
-                        assignments.push((shard, group));
+                        assignments.push((shard, SharedGroupRef::new(group, filter)));
                     }
                 }
             });
-            (plain, assignments)
+            (plain, assignments, shared_key.unwrap_or(0))
         };
         let mut targets = plain;
         for (shard, _) in &assignments {
@@ -77,7 +89,7 @@ impl ShardBroker {
                 .collect();
             let to_plain = plain.contains(shard);
             if shard == self.shard_id() {
-                self.deliver_local(&message, publisher, to_plain, &groups);
+                self.deliver_local(&message, publisher, to_plain, &groups, shared_key);
             } else {
                 self.send_to(
                     shard,
@@ -85,6 +97,7 @@ impl ShardBroker {
                         message: message.clone(),
                         plain: to_plain,
                         groups,
+                        shared_key,
                     },
                 );
             }
@@ -93,14 +106,17 @@ impl ShardBroker {
 
     /// Delivers `message` to every local session with a matching subscription: one copy
     /// per session at the highest granted QoS, with every matching Subscription
-    /// Identifier (MQTT 3.1.1 §3.3.5; the same choice in 5.0, §3.3.4 allows it). A
-    /// shared group on this shard gets one copy, to its members in turn.
+    /// Identifier (MQTT 5.0 §3.3.4 allows it; the 3.1.1 rule, §3.3.5). Each shared group
+    /// in `groups` (assigned to this shard by the publishing one) gets one copy, to the
+    /// local member its strategy chooses with `shared_key`; the session records the group,
+    /// so the message can go to another member should the session end first.
     pub(super) fn deliver_local(
         &self,
         message: &Message,
         publisher: Option<SessionKey>,
         plain: bool,
         groups: &[SharedGroupRef],
+        shared_key: u64,
     ) {
         // Scratch buffers kept on the shard: matching and delivering allocate nothing per
         // message in the steady state.
@@ -112,12 +128,14 @@ impl ShardBroker {
             )
         };
         matched.clear();
+        let strategy = self.settings.shared_strategy;
+        let mut groups_served = 0;
         {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
-            let round_robin = &mut state.shared_round_robin;
+            let picker = &mut state.shared_picker;
             state.trie.matches(&message.topic, |found| {
-                let (subscriber, entry) = match found {
+                let (subscriber, entry, group_index) = match found {
                     super::index::Match::Subscription {
                         subscriber,
                         options,
@@ -127,39 +145,70 @@ impl ShardBroker {
                         if !plain || (options.options.no_local && Some(subscriber) == publisher) {
                             return;
                         }
-                        (subscriber, *options)
+                        (subscriber, *options, None)
                     }
                     super::index::Match::SharedGroup {
                         group,
                         filter,
                         members,
                     } => {
-                        let assigned = groups
+                        let Some(group_index) = groups
                             .iter()
-                            .any(|g| &*g.group == group && &*g.filter == filter);
-                        if !assigned || members.is_empty() {
+                            .position(|g| &*g.group == group && &*g.filter == filter)
+                        else {
                             return;
-                        }
-                        *round_robin = round_robin.wrapping_add(1);
-                        let index = (*round_robin % members.len() as u64) as usize;
-                        match members.get(index) {
-                            Some((subscriber, options)) => (subscriber, *options),
+                        };
+                        groups_served += 1;
+                        let seq = |i| members.get(i).map_or(u64::MAX, |(_, e)| e.subscribed_seq);
+                        let chosen = picker
+                            .choose_member(
+                                strategy,
+                                shared_key,
+                                || members.next_turn(),
+                                members.len(),
+                                seq,
+                            )
+                            .and_then(|i| members.get(i));
+                        match chosen {
+                            Some((subscriber, options)) => {
+                                (subscriber, *options, Some(group_index))
+                            }
                             None => return,
                         }
                     }
                 };
-                matched.push((subscriber, entry));
+                matched.push((subscriber, entry, group_index));
             });
         }
+        if groups_served < groups.len() {
+            // Assigned through a route that went stale on the way: the group has no
+            // member here any more.
+            let lost = groups.len() - groups_served;
+            self.counters.publish_dropped.add(lost as u64);
+            tracing::debug!(
+                topic = message.topic.as_str(),
+                lost,
+                "shared subscription message dropped: its group left this shard"
+            );
+        }
         // Overlapping subscriptions of one session sit next to each other once sorted.
-        matched.sort_unstable_by_key(|(key, _)| *key);
+        matched.sort_unstable_by_key(|(key, _, _)| *key);
         let now_ms = self.now_ms();
         let mut next = 0;
         while next < matched.len() {
             let key = matched[next].0;
             let mut grant = Grant::default();
             while next < matched.len() && matched[next].0 == key {
-                merge_grant(&mut grant, &matched[next].1);
+                let (_, entry, group_index) = &matched[next];
+                merge_grant(&mut grant, entry);
+                if let (None, Some(group)) =
+                    (&grant.shared, group_index.and_then(|i| groups.get(i)))
+                {
+                    grant.shared = Some(SharedDelivery {
+                        group: group.clone(),
+                        key: shared_key,
+                    });
+                }
                 next += 1;
             }
             {
@@ -233,9 +282,18 @@ impl ShardBroker {
                             continue;
                         }
                     };
+                // A replaced subscription keeps its age (the `sticky` strategy's order).
+                let subscribed_seq = match state.trie.get(&filter, key) {
+                    Some(existing) => existing.subscribed_seq,
+                    None => {
+                        state.next_subscribed_seq += 1;
+                        state.next_subscribed_seq
+                    }
+                };
                 let sub = SubEntry {
                     options,
                     subscription_id,
+                    subscribed_seq,
                 };
                 let outcome = state.trie.subscribe(&filter, key, sub);
                 if outcome.is_new_subscription && count_up(&mut state.route_counts, &filter) {
@@ -244,6 +302,7 @@ impl ShardBroker {
                         &mut state.shared_routes,
                         &filter,
                         self.shard_id(),
+                        now_ms,
                     );
                     new_routes.push(filter.clone());
                 }
@@ -261,6 +320,7 @@ impl ShardBroker {
                         max_qos: options.qos,
                         retain_as_published: options.retain_as_published,
                         subscription_ids: subscription_id.into_iter().collect(),
+                        shared: None,
                     };
                     state.retained.matching(&filter, now_ms, |message| {
                         retained.push((message.clone(), grant.clone()));
@@ -295,6 +355,7 @@ impl ShardBroker {
         };
         self.broadcast(|| MeshMessage::RouteAdd {
             filters: new_routes.clone(),
+            since_ms: now_ms,
             token,
         });
     }
@@ -444,16 +505,18 @@ pub(super) fn count_down(counts: &mut HashMap<TopicFilter, u32>, filter: &TopicF
     }
 }
 
-/// Records that `shard` has subscribers for `filter`: in the route table for a plain
-/// filter, in the shared-group table for `$share/{group}/{filter}`.
+/// Records that `shard` has subscribers for `filter` since `since_ms`: in the route table
+/// for a plain filter, in the shared-group table for `$share/{group}/{filter}` (and
+/// `$queue/{filter}`).
 pub(super) fn add_route(
     routes: &mut RouteTable,
-    shared: &mut SubscriptionTrie<usize, ()>,
+    shared: &mut SubscriptionTrie<usize, u64>,
     filter: &TopicFilter,
     shard: usize,
+    since_ms: u64,
 ) {
     if filter.is_shared() {
-        shared.subscribe(filter, shard, ());
+        shared.subscribe(filter, shard, since_ms);
     } else {
         routes.add(filter, shard);
     }
@@ -462,7 +525,7 @@ pub(super) fn add_route(
 /// Withdraws what [`add_route`] recorded.
 pub(super) fn remove_route(
     routes: &mut RouteTable,
-    shared: &mut SubscriptionTrie<usize, ()>,
+    shared: &mut SubscriptionTrie<usize, u64>,
     filter: &TopicFilter,
     shard: usize,
 ) {

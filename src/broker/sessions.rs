@@ -176,6 +176,7 @@ impl ShardBroker {
             entry.epoch += 1;
             (key, session_present)
         };
+        self.redistribute_shared();
         if let Some(will) = taken_over_will {
             self.publish_will(will);
         }
@@ -301,6 +302,7 @@ impl ShardBroker {
         if let Some(will) = will_now {
             self.publish_will(will);
         }
+        self.redistribute_shared();
     }
 
     /// A session's expiry deadline fired: it ends unless a connection came back since.
@@ -322,6 +324,7 @@ impl ShardBroker {
         if let Some(will) = will {
             self.publish_will(will);
         }
+        self.redistribute_shared();
     }
 
     /// A will delay ended with no new connection: publish the will.
@@ -340,15 +343,18 @@ impl ShardBroker {
         }
     }
 
-    /// Removes session `key` and its subscriptions from this shard.
+    /// Removes session `key` and its subscriptions from this shard. Its undelivered
+    /// shared-subscription messages wait in the state for the caller's
+    /// [`ShardBroker::redistribute_shared`], once the state is no longer borrowed.
     pub(super) fn drop_session_locked(
         &self,
         state: &mut super::shard_broker::State,
         key: SessionKey,
     ) {
-        let Some(entry) = state.sessions.remove(&key) else {
+        let Some(mut entry) = state.sessions.remove(&key) else {
             return;
         };
+        self.keep_shared_leftovers(state, &mut entry);
         if entry.connection.is_some() {
             self.counters.clients_connected.decr();
         }

@@ -45,6 +45,9 @@ pub struct SubEntry {
     pub options: SubscriptionOptions,
     /// The MQTT 5.0 Subscription Identifier it was made with.
     pub subscription_id: Option<SubscriptionId>,
+    /// When it was made, in the shard's order of subscriptions (a replacement keeps the
+    /// original's): the `sticky` strategy prefers a group's oldest member.
+    pub subscribed_seq: u64,
 }
 
 /// A session homed on this shard and what surrounds it. On the owner shard of its
@@ -82,16 +85,25 @@ pub(super) struct State {
     pub(super) pending_subacks: HashMap<u64, PendingSuback>,
     pub(super) next_token: u64,
     pub(super) next_assigned_id: u64,
-    pub(super) shared_round_robin: u64,
+    /// The shared-subscription strategy's turn and generator, for both of its choices.
+    pub(super) shared_picker: super::shared_strategy::SharedPicker,
+    /// Orders the subscriptions made on this shard ([`SubEntry::subscribed_seq`]).
+    pub(super) next_subscribed_seq: u64,
     pub(super) delayed: super::delayed::DelayedStore,
     /// Local subscriptions per topic filter as sent (`$share/...` included): a route is
     /// announced when a count goes 0 to 1 and withdrawn when it returns to 0.
     pub(super) route_counts: HashMap<crate::protocol::TopicFilter, u32>,
-    /// Replicated on every shard: for each shared group, the shards with members.
-    pub(super) shared_routes: SubscriptionTrie<usize, ()>,
-    pub(super) shared_shard_round_robin: u64,
+    /// Replicated on every shard: for each shared group, the shards with members, each
+    /// with the time (ms) its current members' first one subscribed.
+    pub(super) shared_routes: SubscriptionTrie<usize, u64>,
+    /// Shared-subscription messages of sessions that just ended, waiting to be given to
+    /// another member of their group once the state is no longer borrowed
+    /// (`ShardBroker::redistribute_shared`).
+    pub(super) shared_leftovers: Vec<(super::session::Message, super::session::SharedDelivery)>,
     /// Reused by every local delivery (see `deliver_local`): no allocation per message.
-    pub(super) match_scratch: Vec<(SessionKey, SubEntry)>,
+    /// Each match is a session, its subscription, and the index of the shared group it
+    /// came through in the delivery's groups.
+    pub(super) match_scratch: Vec<(SessionKey, SubEntry, Option<usize>)>,
     pub(super) action_scratch: Vec<super::session::SessionAction>,
 }
 
@@ -134,13 +146,17 @@ impl ShardBroker {
     /// The broker state of one shard.
     pub fn new(ctx: ShardContext<MeshMessage>, settings: ConnectionSettings) -> Rc<Self> {
         let shard_count = ctx.shard_count();
+        let shard_id = ctx.shard_id();
         Rc::new(ShardBroker {
             timers: ctx.timers(),
             ctx,
             settings,
             scratch: RefCell::new(ReadScratch::new()),
             connections: RefCell::default(),
-            state: RefCell::default(),
+            state: RefCell::new(State {
+                shared_picker: super::shared_strategy::SharedPicker::new(shard_id as u64),
+                ..State::default()
+            }),
             deferred: RefCell::new((0..shard_count).map(|_| VecDeque::new()).collect()),
             deferred_pending: Cell::new(false),
             deferred_waker: RefCell::new(None),
@@ -260,8 +276,13 @@ impl ShardBroker {
                 message,
                 plain,
                 groups,
-            } => self.deliver_local(&message, None, plain, &groups),
-            MeshMessage::RouteAdd { filters, token } => {
+                shared_key,
+            } => self.deliver_local(&message, None, plain, &groups, shared_key),
+            MeshMessage::RouteAdd {
+                filters,
+                since_ms,
+                token,
+            } => {
                 {
                     let mut state = self.state.borrow_mut();
                     let state = &mut *state;
@@ -271,6 +292,7 @@ impl ShardBroker {
                             &mut state.shared_routes,
                             filter,
                             source,
+                            since_ms,
                         );
                     }
                 }

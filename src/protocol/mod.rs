@@ -39,7 +39,7 @@ pub use properties::{
 };
 pub use reason_code::{ConnectReturnCode, ReasonCode};
 pub use string::MqttString;
-pub use topic::{TopicFilter, TopicName};
+pub use topic::{TopicFilter, TopicName, QUEUE_SHARE_NAME};
 pub use types::{PacketId, ProtocolVersion, QoS};
 
 /// Decodes the packet at the front of `buf`, if it is all there: `Ok(None)` means more

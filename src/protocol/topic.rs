@@ -8,6 +8,12 @@ use super::error::DecodeError;
 use super::string::MqttString;
 
 const SHARE_PREFIX: &str = "$share/";
+const QUEUE_PREFIX: &str = "$queue/";
+
+/// The ShareName of every `$queue/{filter}` subscription: EMQX's shorthand for one
+/// unnamed shared group per filter. A ShareName may not contain `/` (MQTT 5.0 §4.8.2), so
+/// no `$share/{ShareName}/{filter}` group can have this name.
+pub const QUEUE_SHARE_NAME: &str = QUEUE_PREFIX;
 
 /// A Topic Name for PUBLISH and the Will: a UTF-8 string without `+` or `#`
 /// ([MQTT-4.7.0-1], [MQTT-3.3.2-2]) and, except for [`TopicName::empty`], at least
@@ -74,8 +80,10 @@ impl fmt::Display for TopicName {
 /// A Topic Filter for SUBSCRIBE and UNSUBSCRIBE: non-empty, `#` only as a whole last
 /// level, `+` only as a whole level (§4.7.1), and a Shared Subscription
 /// `$share/{ShareName}/{filter}` with a non-empty ShareName free of `/`, `+`, `#`
-/// followed by a valid non-empty filter (§4.8.2). The shared form is checked in every
-/// protocol version, since the broker offers shared subscriptions to 3.x clients too.
+/// followed by a valid non-empty filter (§4.8.2). `$queue/{filter}` is a Shared
+/// Subscription too (EMQX's form), in the group [`QUEUE_SHARE_NAME`]. The shared forms are
+/// checked in every protocol version, since the broker offers shared subscriptions to 3.x
+/// clients too.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicFilter {
     filter: MqttString,
@@ -107,6 +115,8 @@ impl TopicFilter {
                 return Err(DecodeError::TopicFilterInvalid("wildcard in ShareName"));
             }
             inner_start = SHARE_PREFIX.len() + slash + 1;
+        } else if s.starts_with(QUEUE_PREFIX) {
+            inner_start = QUEUE_PREFIX.len();
         }
         check_levels(&s[inner_start..])?;
         // At most 65,535 by MqttString's bound.
@@ -128,15 +138,18 @@ impl TopicFilter {
         &self.filter
     }
 
-    /// True for a Shared Subscription (`$share/{ShareName}/{filter}`).
+    /// True for a Shared Subscription (`$share/{ShareName}/{filter}` or `$queue/{filter}`).
     pub fn is_shared(&self) -> bool {
         self.inner_start != 0
     }
 
-    /// The ShareName of a Shared Subscription.
+    /// The ShareName of a Shared Subscription; [`QUEUE_SHARE_NAME`] for `$queue/{filter}`.
     pub fn share_group(&self) -> Option<&str> {
         if !self.is_shared() {
             return None;
+        }
+        if self.as_str().starts_with(QUEUE_PREFIX) {
+            return Some(QUEUE_SHARE_NAME);
         }
         let end = usize::from(self.inner_start) - 1;
         self.as_str().get(SHARE_PREFIX.len()..end)
@@ -220,7 +233,19 @@ mod tests {
         assert!(!plain.is_shared());
         assert_eq!(plain.share_group(), None);
         assert_eq!(plain.filter(), "a/b");
+        // EMQX's `$queue/{filter}`: one group whose name no `$share` group can have.
+        let q = TopicFilter::new("$queue/a/+").unwrap();
+        assert!(q.is_shared());
+        assert_eq!(q.share_group(), Some(QUEUE_SHARE_NAME));
+        assert_eq!(q.filter(), "a/+");
+        let named = TopicFilter::new("$share/$queue/a/+").unwrap();
+        assert_ne!(named.share_group(), q.share_group());
+        assert_eq!(named.filter(), q.filter());
+        // Without the slash it is an ordinary filter, like `$share`.
+        assert!(!TopicFilter::new("$queue").unwrap().is_shared());
         for bad in [
+            "$queue/",
+            "$queue/a#",
             "$share/",
             "$share//a",
             "$share/g",

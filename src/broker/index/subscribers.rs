@@ -3,6 +3,7 @@
 //! pick its i-th member in O(1), plus a hash index once it is long enough that a linear
 //! search on subscribe or unsubscribe would cost. Pure, no I/O.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -21,6 +22,10 @@ pub(super) struct Subscribers<S, V> {
     list: Vec<(S, V)>,
     /// Position in `list` of each subscriber, kept while `list` has [`INDEXED_MIN`] or more.
     index: Option<HashMap<S, usize>>,
+    /// The round-robin turn of a shared group: one per group, so that groups matched by
+    /// the same messages do not take turns from each other. A `Cell` so that matching,
+    /// which only reads the index, can take a turn.
+    turn: Cell<u64>,
 }
 
 impl<S, V> Default for Subscribers<S, V> {
@@ -28,6 +33,7 @@ impl<S, V> Default for Subscribers<S, V> {
         Self {
             list: Vec::new(),
             index: None,
+            turn: Cell::new(0),
         }
     }
 }
@@ -36,6 +42,13 @@ impl<S, V> Subscribers<S, V> {
     /// The entries in their current order.
     pub(super) fn entries(&self) -> &[(S, V)] {
         &self.list
+    }
+
+    /// Takes the next round-robin turn (1, 2, ...).
+    pub(super) fn next_turn(&self) -> u64 {
+        let turn = self.turn.get().wrapping_add(1);
+        self.turn.set(turn);
+        turn
     }
 }
 

@@ -88,6 +88,12 @@ impl<S: Copy + Eq + Hash, V> Members<'_, S, V> {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (S, &V)> + '_ {
         self.0.iter()
     }
+
+    /// The group's next round-robin turn (1, 2, ...): each group on each shard counts
+    /// its own.
+    pub fn next_turn(&self) -> u64 {
+        self.0.next_turn()
+    }
 }
 
 impl<S: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for Members<'_, S, V> {
@@ -224,6 +230,13 @@ impl<S: Copy + Eq + Hash, V> SubscriptionTrie<S, V> {
             None => entry.subscribers.get(subscriber),
             Some(group) => entry.groups.get(group)?.get(subscriber),
         }
+    }
+
+    /// The members on this shard of the shared group `group` of inner filter `filter`
+    /// (exactly that filter: no matching); `None` when it has none here.
+    pub fn group_members(&self, filter: &str, group: &str) -> Option<Members<'_, S, V>> {
+        let members = self.trie.get(filter)?.groups.get(group)?;
+        Some(Members(members))
     }
 
     /// Calls `visit` once for every plain subscription whose filter matches `topic` and

@@ -512,3 +512,33 @@ fn routes_agree_with_the_reference_matcher() {
     assert!(routes.is_empty());
     assert_eq!(routes.node_count(), 0);
 }
+
+// EMQX's `$queue/{filter}` is one more group of its inner filter, apart from a `$share`
+// group whatever that group's name; `group_members` finds a group by exact filter.
+#[test]
+fn queue_subscriptions_are_a_group_of_their_own() {
+    let mut trie = SubscriptionTrie::new();
+    trie.subscribe(&filter("$queue/a/+"), 1, 'q');
+    trie.subscribe(&filter("$queue/a/+"), 2, 'r');
+    trie.subscribe(&filter("$share/$queue/a/+"), 3, 's');
+    let members = |trie: &SubscriptionTrie<i32, char>, group: &str| {
+        let mut members: Vec<i32> = trie
+            .group_members("a/+", group)
+            .map(|m| m.iter().map(|(s, _)| s).collect())
+            .unwrap_or_default();
+        members.sort();
+        members
+    };
+    assert_eq!(members(&trie, crate::protocol::QUEUE_SHARE_NAME), [1, 2]);
+    assert_eq!(members(&trie, "$queue"), [3]);
+    assert!(trie.group_members("a/b", "$queue").is_none());
+    let mut groups = 0;
+    trie.matches(&topic("a/x"), |m| {
+        assert!(matches!(m, Match::SharedGroup { .. }));
+        groups += 1;
+    });
+    assert_eq!(groups, 2);
+    assert!(trie.unsubscribe(&filter("$queue/a/+"), 1).is_some());
+    assert!(trie.unsubscribe(&filter("$queue/a/+"), 3).is_none());
+    assert_eq!(members(&trie, crate::protocol::QUEUE_SHARE_NAME), [2]);
+}

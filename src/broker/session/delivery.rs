@@ -2,6 +2,7 @@
 //! Identifiers it is sent with, and the PUBLISH built from it. Pure, no I/O.
 
 use std::cmp::min;
+use std::sync::Arc;
 
 use crate::protocol::{PacketId, Publish, QoS, SubscriptionId};
 
@@ -19,6 +20,42 @@ pub struct Grant {
     /// Subscription Identifiers of the matching subscriptions (MQTT 5.0 §3.3.4), written
     /// in the PUBLISH. Empty in 3.x.
     pub subscription_ids: Vec<SubscriptionId>,
+    /// The shared group the message came through, if it did: the session remembers it so
+    /// that, should the session end before the client acknowledges the message, the
+    /// message goes to another member of the group instead.
+    pub shared: Option<SharedDelivery>,
+}
+
+/// A shared subscription group (`$share/{group}/{filter}`, or `$queue/{filter}`): its
+/// ShareName and its inner topic filter. Cloning it costs two reference counts: it
+/// travels with each message the group delivers, across the mesh and into the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedGroupRef {
+    /// The ShareName (`crate::protocol::QUEUE_SHARE_NAME` for `$queue/`).
+    pub group: Arc<str>,
+    /// The inner topic filter.
+    pub filter: Arc<str>,
+}
+
+impl SharedGroupRef {
+    /// The group `group` of inner filter `filter` (copies both).
+    pub fn new(group: &str, filter: &str) -> Self {
+        Self {
+            group: group.into(),
+            filter: filter.into(),
+        }
+    }
+}
+
+/// How one delivery came through a shared group: the group, and the key its strategy
+/// chose the member by (`SharedStrategy::message_key`), so that a message given to
+/// another member later is chosen for the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDelivery {
+    /// The group.
+    pub group: SharedGroupRef,
+    /// The strategy's key for the message.
+    pub key: u64,
 }
 
 /// Why a message is delivered; it decides the RETAIN flag sent.
@@ -41,6 +78,8 @@ pub(super) struct Outgoing {
     pub(super) qos: QoS,
     pub(super) retain: bool,
     pub(super) subscription_ids: Vec<SubscriptionId>,
+    /// The shared group it came through ([`Grant::shared`]).
+    pub(super) shared: Option<SharedDelivery>,
 }
 
 impl Outgoing {
@@ -53,6 +92,7 @@ impl Outgoing {
             qos: min(message.qos, grant.max_qos),
             retain,
             subscription_ids: grant.subscription_ids,
+            shared: grant.shared,
             message,
         }
     }
@@ -101,7 +141,7 @@ mod tests {
         Grant {
             max_qos,
             retain_as_published,
-            subscription_ids: Vec::new(),
+            ..Grant::default()
         }
     }
 
@@ -158,6 +198,7 @@ mod tests {
                 max_qos: QoS::AtLeastOnce,
                 retain_as_published: false,
                 subscription_ids: ids.clone(),
+                shared: None,
             },
             DeliveryKind::Matched,
         );

@@ -58,6 +58,25 @@ impl Inflight {
         self.entries.remove(index)
     }
 
+    /// Removes the flows whose PUBLISH is not acknowledged yet (QoS 1 before PUBACK, QoS 2
+    /// before PUBREC) and that `take` accepts, and returns their messages in send order.
+    /// Flows past PUBREC stay: their message counts as delivered.
+    pub(super) fn take_unacknowledged(
+        &mut self,
+        mut take: impl FnMut(&Outgoing) -> bool,
+    ) -> Vec<Outgoing> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.entries.len());
+        for entry in self.entries.drain(..) {
+            match entry.state {
+                FlowState::Qos1Sent(o) | FlowState::Qos2Sent(o) if take(&o) => taken.push(o),
+                _ => kept.push_back(entry),
+            }
+        }
+        self.entries = kept;
+        taken
+    }
+
     /// Entries in the order their PUBLISH was first sent.
     pub(super) fn iter(&self) -> impl Iterator<Item = &InflightEntry> {
         self.entries.iter()
@@ -84,5 +103,42 @@ mod tests {
         assert_eq!(order, [5, 7]);
         assert!(inflight.contains(id(7)) && !inflight.contains(id(6)));
         assert_eq!(inflight.len(), 2);
+    }
+
+    #[test]
+    fn take_unacknowledged_leaves_released_flows_and_refused_ones() {
+        use crate::broker::session::delivery::{DeliveryKind, Grant};
+        use crate::broker::session::message::Message;
+        use crate::protocol::{Publish, QoS, TopicName};
+        let outgoing = |payload: &'static [u8], qos| {
+            let mut publish = Publish::new(
+                TopicName::new("t").unwrap(),
+                bytes::Bytes::from_static(payload),
+            );
+            publish.qos = qos;
+            publish.packet_id = Some(id(1));
+            let grant = Grant {
+                max_qos: QoS::ExactlyOnce,
+                ..Grant::default()
+            };
+            Outgoing::new(
+                Message::from_publish(publish, 0),
+                grant,
+                DeliveryKind::Matched,
+            )
+        };
+        let mut inflight = Inflight::default();
+        inflight.push(id(1), FlowState::Qos1Sent(outgoing(b"a", QoS::AtLeastOnce)));
+        inflight.push(id(2), FlowState::Released);
+        inflight.push(id(3), FlowState::Qos2Sent(outgoing(b"b", QoS::ExactlyOnce)));
+        inflight.push(
+            id(4),
+            FlowState::Qos1Sent(outgoing(b"keep", QoS::AtLeastOnce)),
+        );
+        let taken = inflight.take_unacknowledged(|o| &o.message.payload[..] != b"keep");
+        let payloads: Vec<&[u8]> = taken.iter().map(|o| &o.message.payload[..]).collect();
+        assert_eq!(payloads, [&b"a"[..], b"b"]);
+        let left: Vec<u16> = inflight.iter().map(|e| e.packet_id.get()).collect();
+        assert_eq!(left, [2, 4]);
     }
 }

@@ -21,6 +21,11 @@
 //!   (inflight) it is still resent on reconnect, as §4.4 requires.
 //! - An acknowledgement for a packet id not in the matching state is not an error: it is
 //!   counted and answered as MQTT 5.0 says (PUBREL/PUBCOMP with 0x92 in 5.0).
+//! - A QoS 1/2 message that came through a shared subscription remembers its group. When
+//!   the session ends, [`Session::take_shared_undelivered`] hands back those not yet
+//!   delivered (queued, or sent and not acknowledged: QoS 1 before PUBACK, QoS 2 before
+//!   PUBREC) so that the shard gives them to another member. While the session lives,
+//!   connected or not, they stay with it.
 
 mod delivery;
 mod inbound_qos2;
@@ -43,7 +48,7 @@ use crate::protocol::{
     SubscriptionId, SubscriptionOptions, TopicFilter,
 };
 
-pub use delivery::{DeliveryKind, Grant};
+pub use delivery::{DeliveryKind, Grant, SharedDelivery, SharedGroupRef};
 pub use limits::{
     SessionLimits, INBOUND_RECEIVE_MAXIMUM_DEFAULT, INFLIGHT_MAX_DEFAULT, QUEUED_BYTES_MAX_DEFAULT,
     QUEUED_MESSAGES_MAX_DEFAULT, SUBSCRIPTIONS_MAX_DEFAULT,
@@ -283,6 +288,25 @@ impl Session {
         let expired = self.queue.remove_expired(now_ms);
         self.counters.expired += expired as u64;
         expired
+    }
+
+    /// The session ends (it is about to be dropped): removes and returns the QoS 1/2
+    /// messages it holds that came through a shared subscription and are not delivered,
+    /// with their group, oldest first: inflight ones whose PUBLISH is not acknowledged (a
+    /// QoS 2 message past PUBREC counts as delivered and stays), then queued ones. Expired
+    /// messages are counted in `expired` and left out.
+    pub fn take_shared_undelivered(&mut self, now_ms: u64) -> Vec<(Message, SharedDelivery)> {
+        let is_shared = |o: &Outgoing| o.shared.is_some() && o.qos != QoS::AtMostOnce;
+        let mut taken = self.inflight.take_unacknowledged(is_shared);
+        taken.extend(self.queue.take_where(is_shared));
+        let before = taken.len();
+        let undelivered: Vec<_> = taken
+            .into_iter()
+            .filter(|o| !o.message.is_expired(now_ms))
+            .filter_map(|o| Some((o.message, o.shared?)))
+            .collect();
+        self.counters.expired += (before - undelivered.len()) as u64;
+        undelivered
     }
 
     /// PUBACK from the client (MQTT 5.0 §4.3.2): ends a QoS 1 flow, whatever its reason

@@ -58,6 +58,22 @@ impl Queue {
         Some(outgoing)
     }
 
+    /// Removes the messages `take` accepts and returns them in queue order.
+    pub(super) fn take_where(&mut self, mut take: impl FnMut(&Outgoing) -> bool) -> Vec<Outgoing> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.entries.len());
+        for outgoing in self.entries.drain(..) {
+            if take(&outgoing) {
+                self.bytes -= outgoing.message.size_bytes();
+                taken.push(outgoing);
+            } else {
+                kept.push_back(outgoing);
+            }
+        }
+        self.entries = kept;
+        taken
+    }
+
     /// Drops the messages whose expiry has passed at `now_ms`; returns how many.
     pub(super) fn remove_expired(&mut self, now_ms: u64) -> usize {
         let before = self.entries.len();
@@ -115,5 +131,18 @@ mod tests {
         assert_eq!(queue.pop_front().unwrap().message.payload, &b"bbb"[..]);
         assert_eq!(queue.bytes(), 0);
         assert!(queue.is_empty() && queue.front().is_none());
+    }
+
+    #[test]
+    fn take_where_keeps_order_and_bytes() {
+        let mut queue = Queue::default();
+        for payload in [&b"a1"[..], b"b", b"a22", b"c"] {
+            queue.push(outgoing(payload, None), 10, 100).unwrap();
+        }
+        let taken = queue.take_where(|o| o.message.payload.starts_with(b"a"));
+        let payloads: Vec<&[u8]> = taken.iter().map(|o| &o.message.payload[..]).collect();
+        assert_eq!(payloads, [&b"a1"[..], b"a22"]);
+        assert_eq!((queue.len(), queue.bytes()), (2, 4));
+        assert_eq!(queue.pop_front().unwrap().message.payload, &b"b"[..]);
     }
 }

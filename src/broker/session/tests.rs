@@ -832,3 +832,78 @@ fn a_delivery_over_the_clients_maximum_packet_size_is_discarded() {
         "the discarded one holds no window slot"
     );
 }
+
+fn shared_grant(max_qos: QoS, key: u64) -> Grant {
+    Grant {
+        max_qos,
+        shared: Some(SharedDelivery {
+            group: SharedGroupRef::new("g", "t/#"),
+            key,
+        }),
+        ..Grant::default()
+    }
+}
+
+#[test]
+fn a_shared_message_remembers_its_group_until_delivered() {
+    // Window 3: s1 (QoS 1) and s2 (QoS 2) shared and p3 plain go inflight; s4 shared
+    // QoS 1, s5 shared but granted QoS 0, s6 shared QoS 1 queue behind them.
+    let (mut s, mut out) = online(V5, limits(3));
+    let matched = DeliveryKind::Matched;
+    s.deliver(message("s1", Q1), shared_grant(Q2, 1), matched, 0, &mut out);
+    s.deliver(message("s2", Q2), shared_grant(Q2, 2), matched, 0, &mut out);
+    s.deliver(message("p3", Q1), grant(Q2), matched, 0, &mut out);
+    s.deliver(message("s4", Q1), shared_grant(Q2, 4), matched, 0, &mut out);
+    s.deliver(message("s5", Q1), shared_grant(Q0, 5), matched, 0, &mut out);
+    let mut expiring = message("s6", Q1);
+    expiring.expiry_at_ms = Some(1_000);
+    s.deliver(expiring, shared_grant(Q2, 6), matched, 0, &mut out);
+    out.clear();
+    // s2 is PUBREC'd: the client has it (MQTT 5.0 §4.3.3), it is not handed back.
+    assert_eq!(
+        s.on_pubrec(&PublishAck::new(id(2)), 0, &mut out),
+        AckOutcome::Released
+    );
+    // The session ends after s6 expired: s1 (unacknowledged) and s4 (queued) go back, with
+    // their group and key; p3 was not shared, s5 is QoS 0, s6 expired (counted).
+    let expired_before = s.counters().expired;
+    let back = s.take_shared_undelivered(2_000);
+    let back: Vec<(String, u64, String)> = back
+        .iter()
+        .map(|(m, shared)| {
+            let payload = String::from_utf8(m.payload.to_vec()).unwrap();
+            (payload, shared.key, shared.group.group.to_string())
+        })
+        .collect();
+    let group = || "g".to_string();
+    assert_eq!(
+        back,
+        [
+            ("s1".to_string(), 1, group()),
+            ("s4".to_string(), 4, group())
+        ]
+    );
+    assert_eq!(s.counters().expired, expired_before + 1);
+    // What is not handed back stays: p3 inflight, s2 waiting for PUBCOMP, s5 queued.
+    assert_eq!(s.inflight_len(), 2);
+    assert_eq!(s.queued_len(), 1);
+    // A second call finds nothing.
+    assert!(s.take_shared_undelivered(2_000).is_empty());
+}
+
+#[test]
+fn a_persistent_session_keeps_its_shared_messages_across_a_reconnect() {
+    // While the session lives its shared messages stay with it: resent on reconnect.
+    let (mut s, mut out) = online(V311, limits(1));
+    let matched = DeliveryKind::Matched;
+    s.deliver(message("s1", Q1), shared_grant(Q1, 1), matched, 0, &mut out);
+    s.deliver(message("s2", Q1), shared_grant(Q1, 2), matched, 0, &mut out);
+    out.clear();
+    s.disconnected();
+    s.connected(V311, None, 0, &mut out);
+    assert_eq!(wire(&mut out), [publish_wire("s1", Q1, Some(1), true)]);
+    s.on_puback(&PublishAck::new(id(1)), 0, &mut out);
+    assert_eq!(wire(&mut out), [publish_wire("s2", Q1, Some(2), false)]);
+    s.on_puback(&PublishAck::new(id(2)), 0, &mut out);
+    assert!(s.take_shared_undelivered(0).is_empty());
+}

@@ -304,6 +304,23 @@ mod tests {
             V5,
             ReasonCode::ProtocolError,
         );
+        // The same two for EMQX's `$queue/{filter}`, a Shared Subscription too.
+        assert_rejected(
+            &[
+                0x82, 0x0D, 0x00, 0x01, 0x00, 0x00, 0x07, b'$', b'q', b'u', b'e', b'u', b'e', b'/',
+                0x00,
+            ],
+            V5,
+            ReasonCode::TopicFilterInvalid,
+        );
+        assert_rejected(
+            &[
+                0x82, 0x0E, 0x00, 0x01, 0x00, 0x00, 0x08, b'$', b'q', b'u', b'e', b'u', b'e', b'/',
+                b't', 0x04,
+            ],
+            V5,
+            ReasonCode::ProtocolError,
+        );
         assert_rejected(
             &[0x82, 0x06, 0x00, 0x00, 0x00, 0x01, b'a', 0x00],
             V3_1_1,
