@@ -338,3 +338,25 @@ fn shutdown_with_a_redirect_sends_0x9c_and_the_server_reference() {
         );
     }
 }
+
+#[test]
+fn a_suback_refusal_says_why_in_its_reason_string() {
+    let config = ConfigFile::new("12-suback-why", "[limits]\nsubscriptions_max = 1\n");
+    let broker = Broker::start(&["--shards", "2", "--config", config.arg()]);
+    let mut client = Client::connect(&broker, V5, "suback-why");
+    let options = coremq::protocol::SubscriptionOptions {
+        qos: QOS1,
+        ..Default::default()
+    };
+    let suback = client.subscribe_with(&[("a/1", options), ("a/2", options)], None);
+    // MQTT 5.0 §3.9.3: one code per filter; 0x97 Quota exceeded for the second.
+    assert_eq!(
+        suback.reason_codes,
+        [ReasonCode::GrantedQoS1, ReasonCode::QuotaExceeded]
+    );
+    let why = suback.properties.reason_string.expect("a Reason String");
+    assert!(
+        why.contains("filter 2") && why.contains("maximum of 1"),
+        "{why}"
+    );
+}

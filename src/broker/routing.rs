@@ -248,6 +248,8 @@ impl ShardBroker {
     pub(super) fn subscribe(&self, key: SessionKey, subscribe: Subscribe) {
         let now_ms = self.now_ms();
         let mut reason_codes = Vec::with_capacity(subscribe.filters.len());
+        // Why filters were refused, for the Reason String (5.0; empty in the common case).
+        let mut problems: Vec<String> = Vec::new();
         let mut new_routes = Vec::new();
         let mut retained = Vec::new();
         let subscription_id = subscribe.properties.subscription_identifier;
@@ -258,8 +260,13 @@ impl ShardBroker {
                 return;
             };
             let v5 = entry.session.version().is_v5();
-            for (filter, options) in subscribe.filters {
+            for (index, (filter, options)) in subscribe.filters.into_iter().enumerate() {
                 if super::packets::levels(filter.filter()) > self.settings.topic_levels_max {
+                    problems.push(format!(
+                        "filter {}: more than {} topic levels",
+                        index + 1,
+                        self.settings.topic_levels_max
+                    ));
                     reason_codes.push(if v5 {
                         ReasonCode::TopicFilterInvalid
                     } else {
@@ -274,6 +281,11 @@ impl ShardBroker {
                     {
                         Ok(previous) => previous,
                         Err(_) => {
+                            problems.push(format!(
+                                "filter {}: this client has its maximum of {} subscriptions",
+                                index + 1,
+                                self.settings.session_limits.subscriptions_max
+                            ));
                             reason_codes.push(if v5 {
                                 ReasonCode::QuotaExceeded
                             } else {
@@ -328,11 +340,14 @@ impl ShardBroker {
                 }
             }
         }
-        let suback = SubAck {
+        let mut suback = SubAck {
             packet_id: subscribe.packet_id,
             properties: Default::default(),
             reason_codes,
         };
+        if !problems.is_empty() {
+            suback.properties.reason_string = super::problem::reason_string(&problems.join("; "));
+        }
         let finish = SubscribeFinish { suback, retained };
         let others = self.ctx.shard_count() - 1;
         if new_routes.is_empty() || others == 0 {
@@ -436,11 +451,18 @@ impl ShardBroker {
                 filter: filter.clone(),
             });
         }
-        let unsuback = UnsubAck {
+        let mut unsuback = UnsubAck {
             packet_id: unsubscribe.packet_id,
             properties: Default::default(),
             reason_codes,
         };
+        if unsuback
+            .reason_codes
+            .contains(&ReasonCode::NoSubscriptionExisted)
+        {
+            unsuback.properties.reason_string =
+                super::problem::reason_string("no subscription existed for a filter marked 0x11");
+        }
         self.apply(
             key,
             vec![super::session::SessionAction::Send(Packet::UnsubAck(
