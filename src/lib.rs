@@ -2,8 +2,10 @@
 //!
 //! * [`protocol`]: the MQTT codec, pure and sans-IO.
 //! * [`broker`]: connections, and later sessions and routing, on the `shard` runtime.
+//! * [`auth`]: the user store and authentication methods, pure.
 //! * [`limits`]: every bound of the broker, in one place.
 
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod limits;
