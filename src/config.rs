@@ -57,6 +57,28 @@ pub struct Config {
     pub response_information: Option<String>,
     /// Seconds between publications of the `$SYS` tree (0: never).
     pub sys_interval_secs: u64,
+    /// Who may connect (`[auth]`).
+    pub auth: AuthConfig,
+}
+
+/// The `[auth]` section: who may connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Whether a client without a user name may connect.
+    pub allow_anonymous: bool,
+    /// The password file (SCRAM verifiers), relative paths resolved against the
+    /// configuration file's directory; `None`: user names are not checked.
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for AuthConfig {
+    /// Everyone may connect, as without an `[auth]` section.
+    fn default() -> Self {
+        AuthConfig {
+            allow_anonymous: true,
+            password_file: None,
+        }
+    }
 }
 
 /// One MQTT listener.
@@ -90,6 +112,7 @@ impl Default for Config {
             sys_interval_secs: SYS_INTERVAL_SECS_DEFAULT,
             server_keep_alive_secs: None,
             response_information: None,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -129,6 +152,8 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     sys: FileSys,
+    #[serde(default)]
+    auth: FileAuth,
     response_information: Option<Spanned<String>>,
 }
 
@@ -136,6 +161,13 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileSys {
     interval_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    allow_anonymous: Option<Spanned<bool>>,
+    password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,6 +344,26 @@ impl Config {
             }
             config.sys_interval_secs = secs.into_inner();
         }
+        if let Some(file_path) = file.auth.password_file {
+            if file_path.get_ref().trim().is_empty() {
+                return Err(error(
+                    Some(file_path.span()),
+                    "password_file is empty; give the path of a file written by `coremq passwd`, or leave it out".to_string(),
+                ));
+            }
+            // Relative to the configuration file, so the broker finds it from any directory.
+            let dir = path.parent().unwrap_or(Path::new(""));
+            config.auth.password_file = Some(dir.join(file_path.get_ref()));
+        }
+        if let Some(allow) = file.auth.allow_anonymous {
+            if !*allow.get_ref() && config.auth.password_file.is_none() {
+                return Err(error(
+                    Some(allow.span()),
+                    "allow_anonymous = false needs password_file: without users no client could connect".to_string(),
+                ));
+            }
+            config.auth.allow_anonymous = allow.into_inner();
+        }
         Ok(config)
     }
 }
@@ -460,6 +512,39 @@ mod tests {
             e.starts_with("coremq.toml:2:17: interval_secs = 100000 is out of range"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn auth_section_is_read_and_checked() {
+        assert_eq!(parse("").unwrap().auth, AuthConfig::default());
+        assert!(AuthConfig::default().allow_anonymous);
+        let config = Config::parse(
+            Path::new("/etc/coremq/coremq.toml"),
+            "[auth]\nallow_anonymous = false\npassword_file = \"users\"\n",
+        )
+        .unwrap();
+        assert!(!config.auth.allow_anonymous);
+        assert_eq!(
+            config.auth.password_file.as_deref(),
+            Some(Path::new("/etc/coremq/users"))
+        );
+        let config = parse("[auth]\npassword_file = \"/var/lib/users\"\n").unwrap();
+        assert_eq!(
+            config.auth.password_file.as_deref(),
+            Some(Path::new("/var/lib/users"))
+        );
+        let e = error_of("[auth]\nallow_anonymous = false\n");
+        assert!(
+            e.starts_with("coremq.toml:2:19: allow_anonymous = false needs password_file"),
+            "{e}"
+        );
+        let e = error_of("[auth]\npassword_file = \"\"\n");
+        assert!(
+            e.starts_with("coremq.toml:2:17: password_file is empty"),
+            "{e}"
+        );
+        let e = error_of("[auth]\nallow_anonymous = \"no\"\n");
+        assert!(e.starts_with("coremq.toml:2:19: "), "{e}");
     }
 
     #[test]

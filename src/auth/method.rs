@@ -123,18 +123,20 @@ impl Authenticator {
     }
 
     /// Checks a CONNECT without Authentication Method: anonymous (no user name) if
-    /// allowed; a user name against the store, its password verified with PBKDF2 unless
-    /// `cache` remembers it. Without a password file any user name is accepted.
+    /// allowed; a user name against the store. A password the `cache` does not remember
+    /// needs PBKDF2 (milliseconds): then the answer is [`PasswordCheck::Verify`], for the
+    /// caller to run off the shard. Without a password file any user name is accepted.
     pub fn check_password(
         &self,
         username: Option<&str>,
         password: Option<&[u8]>,
-        cache: &mut PasswordCache,
-    ) -> Result<(), Refusal> {
-        let refuse = |reason_code, why: String| Err(Refusal { reason_code, why });
+        cache: &PasswordCache,
+    ) -> PasswordCheck {
+        let refuse =
+            |reason_code, why: String| PasswordCheck::Done(Err(Refusal { reason_code, why }));
         let Some(username) = username else {
             if self.allow_anonymous {
-                return Ok(());
+                return PasswordCheck::Done(Ok(()));
             }
             return refuse(
                 ReasonCode::NotAuthorized,
@@ -142,7 +144,7 @@ impl Authenticator {
             );
         };
         let Some(users) = &self.users else {
-            return Ok(());
+            return PasswordCheck::Done(Ok(()));
         };
         let Some(password) = password else {
             return refuse(
@@ -150,33 +152,32 @@ impl Authenticator {
                 format!("user {username:?} sent no password"),
             );
         };
-        match users.get(username) {
-            Some(verifier) => {
-                if cache.contains(username, password) {
-                    return Ok(());
-                }
-                if verifier.verify_password(password) {
-                    cache.insert(username, password);
-                    return Ok(());
-                }
-                refuse(
-                    ReasonCode::BadUserNameOrPassword,
-                    format!("wrong password for user {username:?}"),
-                )
-            }
-            None => {
-                // As costly as a known user, so the time taken does not tell which
-                // users exist.
-                let mock = ScramVerifier::new(
-                    password,
-                    &users.mock_salt(username),
-                    crate::limits::SCRAM_ITERATIONS_DEFAULT,
-                );
-                std::hint::black_box(mock);
-                refuse(
-                    ReasonCode::BadUserNameOrPassword,
-                    format!("unknown user {username:?}"),
-                )
+        let (verifier, known) = match users.get(username) {
+            Some(_) if cache.contains(username, password) => return PasswordCheck::Done(Ok(())),
+            Some(verifier) => (verifier.clone(), true),
+            // Verified all the same, so the time taken does not tell which users exist.
+            None => (ScramVerifier::unknown(&users.mock_salt(username)), false),
+        };
+        PasswordCheck::Verify(Verification {
+            username: username.to_string(),
+            password: password.to_vec(),
+            verifier,
+            known,
+        })
+    }
+
+    /// [`Authenticator::check_password`] with the verification run here and now.
+    pub fn check_password_now(
+        &self,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+        cache: &mut PasswordCache,
+    ) -> Result<(), Refusal> {
+        match self.check_password(username, password, cache) {
+            PasswordCheck::Done(result) => result,
+            PasswordCheck::Verify(verification) => {
+                let matches = verification.run();
+                verification.finish(matches, cache)
             }
         }
     }
@@ -192,6 +193,57 @@ impl Authenticator {
             method: method.clone(),
             inner: found.start(entropy),
             steps: 0,
+        })
+    }
+}
+
+/// The answer to a plain CONNECT's user name and password.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// Decided without PBKDF2.
+    Done(Result<(), Refusal>),
+    /// PBKDF2 is needed: [`Verification::run`] it where it may take milliseconds, then
+    /// [`Verification::finish`] on the shard.
+    Verify(Verification),
+}
+
+/// A password to verify against a verifier: [`Verification::run`] may run on any
+/// thread (it is `Send`), [`Verification::finish`] on the shard that asked.
+pub struct Verification {
+    username: String,
+    password: Vec<u8>,
+    verifier: ScramVerifier,
+    /// Whether the user exists (an unknown one is verified against a made-up verifier).
+    known: bool,
+}
+
+impl fmt::Debug for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verification")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verification {
+    /// PBKDF2 and the comparison: milliseconds of CPU, no I/O.
+    pub fn run(&self) -> bool {
+        self.verifier.verify_password(&self.password)
+    }
+
+    /// The answer, given what [`Verification::run`] found; remembers a good password.
+    pub fn finish(self, matches: bool, cache: &mut PasswordCache) -> Result<(), Refusal> {
+        let why = match (self.known, matches) {
+            (true, true) => {
+                cache.insert(&self.username, &self.password);
+                return Ok(());
+            }
+            (true, false) => format!("wrong password for user {:?}", self.username),
+            (false, _) => format!("unknown user {:?}", self.username),
+        };
+        Err(Refusal {
+            reason_code: ReasonCode::BadUserNameOrPassword,
+            why,
         })
     }
 }
@@ -283,7 +335,7 @@ mod tests {
                     user: Option<&str>,
                     pass: Option<&[u8]>,
                     cache: &mut PasswordCache| {
-            auth.check_password(user, pass, cache)
+            auth.check_password_now(user, pass, cache)
                 .err()
                 .map(|r| r.reason_code)
         };
@@ -301,7 +353,11 @@ mod tests {
             None
         );
         assert!(cache.contains("alice", b"secret"));
-        // Served from the cache the second time, and still exact.
+        // Served from the cache the second time (no PBKDF2), and still exact.
+        assert!(matches!(
+            closed.check_password(Some("alice"), Some(b"secret"), &cache),
+            PasswordCheck::Done(Ok(()))
+        ));
         assert_eq!(
             code(&closed, Some("alice"), Some(b"secret"), &mut cache),
             None

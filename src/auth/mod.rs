@@ -10,7 +10,10 @@ mod scram;
 mod store;
 
 pub use cache::PasswordCache;
-pub use method::{AuthExchange, AuthMethod, Authenticator, Exchange, MethodStep, Refusal, Step};
+pub use method::{
+    AuthExchange, AuthMethod, Authenticator, Exchange, MethodStep, PasswordCheck, Refusal, Step,
+    Verification,
+};
 pub use scram::{ScramExchange, ScramSha256, ScramVerifier, SCRAM_SHA_256};
 pub use store::{check_username, set_user, PasswordFileError, UserStore};
 

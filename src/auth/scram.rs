@@ -96,6 +96,18 @@ impl ScramVerifier {
         other.stored_key.ct_eq(&self.stored_key).into()
     }
 
+    /// A verifier no password matches, for a user who does not exist: verifying against
+    /// it costs what a real one costs.
+    pub(super) fn unknown(salt: &[u8]) -> ScramVerifier {
+        ScramVerifier {
+            iterations: SCRAM_ITERATIONS_DEFAULT,
+            salt: salt.to_vec(),
+            // No SHA-256 output is known to be all zeros.
+            stored_key: [0; KEY_BYTES],
+            server_key: [0; KEY_BYTES],
+        }
+    }
+
     /// PBKDF2 iterations.
     pub fn iterations(&self) -> u32 {
         self.iterations

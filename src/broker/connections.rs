@@ -57,6 +57,9 @@ pub struct ConnectionControl {
     /// Topic Aliases the client set (MQTT 5.0 §3.3.2.3.4), index = alias - 1; empty
     /// until the first alias, so connections that use none pay nothing.
     inbound_aliases: RefCell<Vec<Option<TopicName>>>,
+    /// How the client authenticated with an Authentication Method (MQTT 5.0 §4.12), for
+    /// re-authentication; `None` otherwise, with no allocation.
+    pub(super) auth: RefCell<Option<Box<super::auth::ConnectionAuth>>>,
 }
 
 impl ConnectionControl {

@@ -7,8 +7,10 @@
 //! * Pure building blocks: [`session`] (one client's session state machine), [`index`]
 //!   (subscription trie and route table), [`retained`] (retained-message store),
 //!   [`read_buffer`].
+//! * [`auth`]: authentication on the owner shard before attach, and re-authentication.
 //! * [`sys`]: the `$SYS` topic tree, summed on shard 0 from every shard's [`counters`].
 
+pub mod auth;
 mod children;
 pub mod connection;
 pub mod connections;
