@@ -311,7 +311,7 @@ impl ShardBroker {
     /// AUTH from a connected client: re-authentication (MQTT 5.0 §4.12.1) with the
     /// method of its CONNECT, step by step, while its other packets keep flowing. Success
     /// answers AUTH 0x00 with the final data; failure ends the connection (DISCONNECT
-    /// 0x87, 0x8C for another method, 0x82 without enhanced authentication at CONNECT).
+    /// 0x87; 0x82 for another method, or without enhanced authentication at CONNECT).
     /// A re-authentication older than the CONNECT timeout fails at its next step.
     pub(super) fn on_auth(&self, control: &ConnectionControl, auth: Auth) -> Next {
         let step = {
@@ -355,7 +355,14 @@ impl ShardBroker {
                     refused.why,
                     refused.reason_code.as_u8()
                 );
-                self.protocol_violation(control, refused.reason_code)
+                // A method's CONNACK codes that DISCONNECT lacks (§3.14.2.1).
+                let reason_code = match refused.reason_code {
+                    ReasonCode::BadUserNameOrPassword | ReasonCode::BadAuthenticationMethod => {
+                        ReasonCode::NotAuthorized
+                    }
+                    code => code,
+                };
+                self.protocol_violation(control, reason_code)
             }
         }
     }
@@ -378,8 +385,10 @@ impl ShardBroker {
         match auth.reason_code {
             ReasonCode::ReAuthenticate => {
                 if !same_method {
+                    // §4.12.1: the method of the CONNECT or a Protocol Error (DISCONNECT
+                    // has no 0x8C Bad authentication method, §3.14.2.1).
                     return Err(refusal(
-                        ReasonCode::BadAuthenticationMethod,
+                        ReasonCode::ProtocolError,
                         "re-authentication with another Authentication Method",
                     ));
                 }
