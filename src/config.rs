@@ -67,6 +67,8 @@ pub struct Config {
     pub sys_interval_secs: u64,
     /// How a shared subscription group chooses the member for a message.
     pub shared_strategy: SharedStrategy,
+    /// Who may connect (`[auth]`).
+    pub auth: AuthConfig,
 }
 
 /// Where and when clients are told to use another server (MQTT 5.0 §4.11).
@@ -94,6 +96,26 @@ pub enum RedirectReason {
 impl RedirectReason {
     /// The configuration words.
     pub const NAMES: [&'static str; 2] = ["use-another-server", "server-moved"];
+}
+
+/// The `[auth]` section: who may connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Whether a client without a user name may connect.
+    pub allow_anonymous: bool,
+    /// The password file (SCRAM verifiers), relative paths resolved against the
+    /// configuration file's directory; `None`: user names are not checked.
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for AuthConfig {
+    /// Everyone may connect, as without an `[auth]` section.
+    fn default() -> Self {
+        AuthConfig {
+            allow_anonymous: true,
+            password_file: None,
+        }
+    }
 }
 
 /// One MQTT listener.
@@ -131,6 +153,7 @@ impl Default for Config {
             topic_alias_outbound_max: TOPIC_ALIAS_OUTBOUND_MAX_DEFAULT,
             redirect: None,
             shared_strategy: SharedStrategy::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -172,6 +195,8 @@ struct FileConfig {
     sys: FileSys,
     #[serde(default)]
     shared_subscriptions: FileSharedSubscriptions,
+    #[serde(default)]
+    auth: FileAuth,
     response_information: Option<Spanned<String>>,
     topic_alias_outbound: Option<Spanned<String>>,
     redirect: Option<Spanned<FileRedirect>>,
@@ -196,6 +221,13 @@ struct FileSys {
 #[serde(deny_unknown_fields)]
 struct FileSharedSubscriptions {
     strategy: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    allow_anonymous: Option<Spanned<bool>>,
+    password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -446,6 +478,26 @@ impl Config {
                 )
             })?;
         }
+        if let Some(file_path) = file.auth.password_file {
+            if file_path.get_ref().trim().is_empty() {
+                return Err(error(
+                    Some(file_path.span()),
+                    "password_file is empty; give the path of a file written by `coremq passwd`, or leave it out".to_string(),
+                ));
+            }
+            // Relative to the configuration file, so the broker finds it from any directory.
+            let dir = path.parent().unwrap_or(Path::new(""));
+            config.auth.password_file = Some(dir.join(file_path.get_ref()));
+        }
+        if let Some(allow) = file.auth.allow_anonymous {
+            if !*allow.get_ref() && config.auth.password_file.is_none() {
+                return Err(error(
+                    Some(allow.span()),
+                    "allow_anonymous = false needs password_file: without users no client could connect".to_string(),
+                ));
+            }
+            config.auth.allow_anonymous = allow.into_inner();
+        }
         Ok(config)
     }
 }
@@ -650,6 +702,39 @@ mod tests {
             e.starts_with("coremq.toml:3:12: strategy = \"hash\" is not a shared subscription strategy; use one of [\"round_robin\", \"random\", \"hash_clientid\", \"hash_topic\", \"sticky\"]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn auth_section_is_read_and_checked() {
+        assert_eq!(parse("").unwrap().auth, AuthConfig::default());
+        assert!(AuthConfig::default().allow_anonymous);
+        let config = Config::parse(
+            Path::new("/etc/coremq/coremq.toml"),
+            "[auth]\nallow_anonymous = false\npassword_file = \"users\"\n",
+        )
+        .unwrap();
+        assert!(!config.auth.allow_anonymous);
+        assert_eq!(
+            config.auth.password_file.as_deref(),
+            Some(Path::new("/etc/coremq/users"))
+        );
+        let config = parse("[auth]\npassword_file = \"/var/lib/users\"\n").unwrap();
+        assert_eq!(
+            config.auth.password_file.as_deref(),
+            Some(Path::new("/var/lib/users"))
+        );
+        let e = error_of("[auth]\nallow_anonymous = false\n");
+        assert!(
+            e.starts_with("coremq.toml:2:19: allow_anonymous = false needs password_file"),
+            "{e}"
+        );
+        let e = error_of("[auth]\npassword_file = \"\"\n");
+        assert!(
+            e.starts_with("coremq.toml:2:17: password_file is empty"),
+            "{e}"
+        );
+        let e = error_of("[auth]\nallow_anonymous = \"no\"\n");
+        assert!(e.starts_with("coremq.toml:2:19: "), "{e}");
     }
 
     #[test]

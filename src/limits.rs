@@ -59,3 +59,36 @@ pub const CLIENT_ID_CHARS_MAX_V3_1: usize = 23;
 
 const _: () = assert!(READ_SCRATCH_FREE_MIN_BYTES < READ_SCRATCH_BYTES);
 const _: () = assert!(MAX_PACKET_SIZE_BYTES_DEFAULT as usize <= 268_435_455 + 5);
+
+/// PBKDF2 iterations of a new password verifier (`coremq passwd`): RFC 7677's minimum.
+pub const SCRAM_ITERATIONS_DEFAULT: u32 = 4096;
+
+/// PBKDF2 iterations a password file may use. At least RFC 7677's 4096; at most a bound on
+/// the time one plain CONNECT (user name and password) can hold a shard on a cache miss.
+pub const SCRAM_ITERATIONS_MIN: u32 = 4096;
+/// See [`SCRAM_ITERATIONS_MIN`].
+pub const SCRAM_ITERATIONS_MAX: u32 = 1_000_000;
+
+/// Bytes of random salt in a new password verifier.
+pub const SCRAM_SALT_BYTES: usize = 16;
+
+/// Bytes of salt a password file may use.
+pub const SCRAM_SALT_BYTES_MAX: usize = 64;
+
+/// Random bytes behind each server nonce of an authentication exchange (24 base64 chars).
+pub const AUTH_ENTROPY_BYTES: usize = 18;
+
+/// Authentication Data a client may send in one step of an exchange (CONNECT or AUTH).
+/// A SCRAM message with a 255-byte user name fits with room to spare.
+pub const AUTH_DATA_BYTES_MAX: usize = 1024;
+
+/// Steps (client messages) one authentication exchange may take before it fails.
+pub const AUTH_STEPS_MAX: usize = 4;
+
+/// Verified (user name, password) pairs a shard remembers so that a reconnecting client
+/// does not pay PBKDF2 again; when full the cache starts over.
+pub const PASSWORD_CACHE_ENTRIES_MAX: usize = 10_000;
+
+const _: () = assert!(SCRAM_ITERATIONS_MIN <= SCRAM_ITERATIONS_DEFAULT);
+const _: () = assert!(SCRAM_ITERATIONS_DEFAULT <= SCRAM_ITERATIONS_MAX);
+const _: () = assert!(SCRAM_SALT_BYTES <= SCRAM_SALT_BYTES_MAX);

@@ -59,20 +59,22 @@ pub struct ConnectionSettings {
     pub sys_interval: Option<Duration>,
     /// How a shared subscription group chooses the member for a message.
     pub shared_strategy: super::shared_strategy::SharedStrategy,
+    /// Who may connect, and the enhanced authentication methods (read-only, shared).
+    pub auth: std::sync::Arc<crate::auth::Authenticator>,
 }
 
 /// What one wait on a connection produced.
-enum Event {
+pub(super) enum Event {
     Read(BytesMut),
     Control(ConnectionEvent),
 }
 
 /// A connection registered in the shard's table; removed when dropped, however the task
 /// ends (including being dropped at shutdown).
-struct Registered {
+pub(super) struct Registered {
     broker: Rc<ShardBroker>,
     id: ConnectionId,
-    control: Rc<ConnectionControl>,
+    pub(super) control: Rc<ConnectionControl>,
     deadline: Option<TimerId>,
 }
 
@@ -87,13 +89,13 @@ impl Registered {
         }
     }
 
-    fn set_deadline(&mut self, after: Duration, request: CloseRequest) {
+    pub(super) fn set_deadline(&mut self, after: Duration, request: CloseRequest) {
         self.clear_deadline();
         let deadline = Deadline::Connection(self.id, request);
         self.deadline = Some(self.broker.timers.insert_after(after, deadline));
     }
 
-    fn clear_deadline(&mut self) {
+    pub(super) fn clear_deadline(&mut self) {
         if let Some(id) = self.deadline.take() {
             self.broker.timers.cancel(id);
         }
@@ -221,7 +223,13 @@ async fn serve_connected(
     mut tail: ReadTail,
 ) {
     let version = connect.protocol_version;
-    let attached = match broker.attach(&connect, conn.id) {
+    let authenticated =
+        super::auth::authenticate(&broker, &mut stream, peer, &mut conn, &connect, &mut tail);
+    let Some(connack_auth) = authenticated.await else {
+        finish(&mut stream, &conn.control).await;
+        return;
+    };
+    let attached = match broker.attach(&connect, conn.id, connack_auth) {
         Ok(attached) => attached,
         Err(code) => {
             tracing::info!(?peer, "refused CONNECT: {code:?}");
@@ -375,7 +383,7 @@ fn decode_and_handle(
 
 /// Waits for the next thing to do: bytes read, packets to write, or a close request.
 /// While the shard's mesh is congested, reading pauses so TCP pushes back on publishers.
-async fn next_event(
+pub(super) async fn next_event(
     broker: &ShardBroker,
     stream: &mut TcpStream,
     control: &ConnectionControl,

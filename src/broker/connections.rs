@@ -64,6 +64,9 @@ pub struct ConnectionControl {
     outbound_aliases: RefCell<Option<OutboundAliases>>,
     /// What the client's CONNECT said about Reason Strings and packet sizes.
     diagnostics: Cell<ClientDiagnostics>,
+    /// How the client authenticated with an Authentication Method (MQTT 5.0 §4.12), for
+    /// re-authentication; `None` otherwise, with no allocation.
+    pub(super) auth: RefCell<Option<Box<super::auth::ConnectionAuth>>>,
 }
 
 impl ConnectionControl {

@@ -9,8 +9,10 @@
 //!   [`read_buffer`].
 //! * [`shared_strategy`]: which member of a shared group gets a message (pure);
 //!   [`shared`]: giving a leaving member's undelivered messages to another.
+//! * [`auth`]: authentication on the owner shard before attach, and re-authentication.
 //! * [`sys`]: the `$SYS` topic tree, summed on shard 0 from every shard's [`counters`].
 
+pub mod auth;
 mod children;
 pub mod connection;
 pub mod connections;

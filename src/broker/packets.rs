@@ -135,14 +135,13 @@ impl ShardBroker {
                 };
                 return Next::Close(ending);
             }
-            // A second CONNECT ([MQTT-3.1.0-2]); server-to-client packets from a client;
-            // AUTH until enhanced authentication exists.
+            Packet::Auth(auth) => return self.on_auth(control, auth),
+            // A second CONNECT ([MQTT-3.1.0-2]); server-to-client packets from a client.
             Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
-            | Packet::PingResp
-            | Packet::Auth(_) => {
+            | Packet::PingResp => {
                 let why = format!(
                     "{:?} is not a packet a client sends now",
                     packet.packet_type()

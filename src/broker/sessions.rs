@@ -41,8 +41,14 @@ pub struct Attached {
 impl ShardBroker {
     /// Attaches connection `conn` (whose CONNECT is `connect`) to its session on this,
     /// the owner shard: answers CONNACK and resends what the session had in flight.
-    /// `Err` carries the CONNACK refusal already queued on the connection.
-    pub fn attach(&self, connect: &Connect, conn: ConnectionId) -> Result<Attached, ReasonCode> {
+    /// `Err` carries the CONNACK refusal already queued on the connection. `auth`: the
+    /// Authentication Method and final data of an enhanced authentication, for CONNACK.
+    pub fn attach(
+        &self,
+        connect: &Connect,
+        conn: ConnectionId,
+        auth: Option<super::auth::ConnAckAuth>,
+    ) -> Result<Attached, ReasonCode> {
         let version = connect.protocol_version;
         self.counters.messages_received.incr();
         let control = self
@@ -197,6 +203,10 @@ impl ShardBroker {
             // Absent means 0 (MQTT 5.0 §3.2.2.3.8).
             properties.topic_alias_maximum =
                 Some(self.settings.topic_alias_maximum).filter(|&max| max > 0);
+            if let Some(auth) = auth {
+                properties.authentication_method = Some(auth.method);
+                properties.authentication_data = auth.data;
+            }
         }
         let connack = Packet::ConnAck(Box::new(connack));
         let queued = control.send(&connack);

@@ -140,6 +140,8 @@ pub struct ShardBroker {
     pub(super) counters: ShardCounters,
     /// The `$SYS` tree, summed from every shard (used on shard 0 only).
     pub(super) sys: RefCell<SysTree>,
+    /// Passwords verified on this shard (plain CONNECT), so a reconnect skips PBKDF2.
+    pub(super) password_cache: RefCell<crate::auth::PasswordCache>,
 }
 
 impl ShardBroker {
@@ -163,6 +165,10 @@ impl ShardBroker {
             refused_connections: Cell::new(0),
             counters: ShardCounters::default(),
             sys: RefCell::new(SysTree::new(shard_count)),
+            password_cache: RefCell::new(crate::auth::PasswordCache::new(
+                // Without randomness the cache key is predictable, not the passwords.
+                crate::auth::random_bytes().unwrap_or_default(),
+            )),
         })
     }
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use coremq::protocol::{
-    check, decode, encode, ConnAck, Connect, Disconnect, MqttString, Packet, PacketId,
-    ProtocolVersion, PubAck, Publish, QoS, ReasonCode, Status, SubAck, Subscribe,
+    check, decode, encode, Auth, AuthProperties, ConnAck, Connect, Disconnect, MqttString, Packet,
+    PacketId, ProtocolVersion, PubAck, Publish, QoS, ReasonCode, Status, SubAck, Subscribe,
     SubscribeProperties, SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
     UnsubscribeProperties, Will,
 };
@@ -45,6 +45,12 @@ pub struct ConnectOptions {
     pub topic_alias_maximum: Option<u16>,
     /// MQTT 5.0 Request Problem Information.
     pub request_problem_information: Option<bool>,
+    /// User Name and Password.
+    pub username: Option<String>,
+    pub password: Option<Vec<u8>>,
+    /// MQTT 5.0 Authentication Method and Data (enhanced authentication).
+    pub authentication_method: Option<String>,
+    pub authentication_data: Option<Vec<u8>>,
 }
 
 impl Default for ConnectOptions {
@@ -58,6 +64,10 @@ impl Default for ConnectOptions {
             maximum_packet_size: None,
             topic_alias_maximum: None,
             request_problem_information: None,
+            username: None,
+            password: None,
+            authentication_method: None,
+            authentication_data: None,
         }
     }
 }
@@ -168,6 +178,14 @@ impl Client {
             .and_then(std::num::NonZeroU32::new);
         connect.properties.topic_alias_maximum = options.topic_alias_maximum;
         connect.properties.request_problem_information = options.request_problem_information;
+        connect.username = options
+            .username
+            .map(|u| MqttString::new(&u).expect("valid user name"));
+        connect.password = options.password.map(Bytes::from);
+        connect.properties.authentication_method = options
+            .authentication_method
+            .map(|m| MqttString::new(&m).expect("valid method"));
+        connect.properties.authentication_data = options.authentication_data.map(Bytes::from);
         Packet::Connect(Box::new(connect))
     }
 
@@ -178,6 +196,27 @@ impl Client {
         match self.expect_packet() {
             Packet::ConnAck(connack) => *connack,
             other => panic!("{}: expected CONNACK, got {other:?}", self.client_id),
+        }
+    }
+
+    /// Sends AUTH with `reason_code`, Authentication Method and Data (MQTT 5.0 §3.15).
+    pub fn send_auth(&mut self, reason_code: ReasonCode, method: &str, data: &[u8]) {
+        let auth = Auth {
+            reason_code,
+            properties: AuthProperties {
+                authentication_method: Some(MqttString::new(method).expect("valid method")),
+                authentication_data: Some(Bytes::copy_from_slice(data)),
+                ..Default::default()
+            },
+        };
+        self.send(&Packet::Auth(auth));
+    }
+
+    /// The next AUTH (other packets are kept for later); panics on close or timeout.
+    pub fn expect_auth(&mut self) -> Auth {
+        match self.expect_kind("AUTH", |p| matches!(p, Packet::Auth(_))) {
+            Packet::Auth(auth) => auth,
+            _ => unreachable!(),
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses part of this module.
 
 pub mod client;
+pub mod scram;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
