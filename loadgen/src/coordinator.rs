@@ -173,12 +173,13 @@ fn progress(plan: &Plan, iv: &Interval, prev: &Counters, so_far: &Hist) -> Strin
     );
     if plan.scenario.has_messages() {
         line += &format!(
-            " | sent {}/s recv {}/s acked {}/s | p99 so far {} (this second {})",
+            " | sent {}/s recv {}/s acked {}/s | p99 so far {} (this second {}, send lag {})",
             c.sent - prev.sent,
             c.received - prev.received,
             c.acked - prev.acked,
             p99(so_far),
-            p99(&iv.e2e)
+            p99(&iv.e2e),
+            p99(&iv.send_lag)
         );
     } else {
         line += &format!(
@@ -331,6 +332,9 @@ pub fn run(plan: Plan) -> ExitCode {
                                 }
                                 if iv.connect.count() > 0 {
                                     log.write(Some("connack"), iv.index, &iv.connect)?;
+                                }
+                                if iv.send_lag.count() > 0 {
+                                    log.write(Some("send-lag"), iv.index, &iv.send_lag)?;
                                 }
                             }
                             Ok(())

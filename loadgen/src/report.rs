@@ -71,6 +71,8 @@ pub struct Interval {
     pub ack: Hist,
     /// Connect-to-CONNACK latencies recorded in the interval, µs.
     pub connect: Hist,
+    /// How late open-loop publishers sent, µs (intended time to the write).
+    pub send_lag: Hist,
 }
 
 impl Interval {
@@ -80,6 +82,7 @@ impl Interval {
         self.e2e.add(&o.e2e);
         self.ack.add(&o.ack);
         self.connect.add(&o.connect);
+        self.send_lag.add(&o.send_lag);
     }
 }
 
@@ -119,6 +122,8 @@ pub struct FinalReport {
     pub ack: Hist,
     /// Connect latency, µs (setup and conn-storm).
     pub connect: Hist,
+    /// How late open-loop publishers sent, µs.
+    pub send_lag: Hist,
     /// Every publisher, by id.
     pub publishers: Vec<PublisherReport>,
     /// Every (scope, publisher) with at least one reception, sorted.
@@ -137,6 +142,7 @@ impl FinalReport {
         self.e2e.add(&o.e2e);
         self.ack.add(&o.ack);
         self.connect.add(&o.connect);
+        self.send_lag.add(&o.send_lag);
         self.publishers.extend(o.publishers);
         self.publishers.sort_by_key(|p| p.id);
         let mut map: BTreeMap<(u32, u32), SeqTracker> = std::mem::take(&mut self.receptions)

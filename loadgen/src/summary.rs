@@ -164,6 +164,10 @@ pub struct Summary {
     pub latency_us: Percentiles,
     /// Intended send to PUBACK (QoS 1) or PUBCOMP (QoS 2), µs.
     pub ack_latency_us: Percentiles,
+    /// Open loop: how late publishers wrote each message, from its intended time, µs.
+    /// Large values mean the load generator (or the window, or TCP) held messages back:
+    /// they still count in `latency_us`, which starts at the intended time.
+    pub send_lag_us: Percentiles,
     /// Broker memory, with --broker-pid.
     pub broker_rss: Option<BrokerRss>,
     /// The HDR log written, if any.
@@ -325,6 +329,7 @@ impl Summary {
             },
             latency_us: report.e2e.percentiles(),
             ack_latency_us: report.ack.percentiles(),
+            send_lag_us: report.send_lag.percentiles(),
             broker_rss,
             hdr_log: plan.hdr_log.as_ref().map(|p| p.display().to_string()),
             errors: report.errors.clone(),
@@ -399,6 +404,12 @@ impl Summary {
             s += &format!("end-to-end latency: {}\n", lat(&self.latency_us));
             if self.ack_latency_us.count > 0 {
                 s += &format!("ack latency: {}\n", lat(&self.ack_latency_us));
+            }
+            if self.send_lag_us.count > 0 {
+                s += &format!(
+                    "send lag (intended -> written): {}\n",
+                    lat(&self.send_lag_us)
+                );
             }
         }
         if let Some(r) = &self.broker_rss {

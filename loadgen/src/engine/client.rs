@@ -378,7 +378,9 @@ async fn drive(
         if phase == Phase::Running {
             let finished = match &role {
                 RoleState::Publisher(p) => {
-                    let generated = p.exhausted(now) || now >= end_ns;
+                    // Open loop: messages meant for before the end still go out late
+                    // (until the drain bound); saturation stops at the end.
+                    let generated = p.exhausted(now) || now >= end_ns + drain_ns;
                     let settled = plan.qos == QoS::AtMostOnce
                         || p.in_flight() == 0
                         || now >= end_ns + drain_ns;
@@ -413,13 +415,14 @@ async fn drive(
         }
         if phase == Phase::Running {
             match &mut role {
-                RoleState::Publisher(p) if now < end_ns => {
+                RoleState::Publisher(p) if !p.exhausted(now) && now < end_ns + drain_ns => {
                     let queued = if plan.qos == QoS::AtMostOnce {
                         conn.socket_queued()
                     } else {
                         0
                     };
-                    let (fill, n) = p.fill(&mut conn.wbuf, now, queued);
+                    let (fill, n) =
+                        p.fill(&mut conn.wbuf, now, queued, |lag| st.record_send_lag(lag));
                     st.counters.sent.set(st.counters.sent.get() + n);
                     match fill {
                         Fill::Due(t) => next_ns = t,
@@ -430,7 +433,7 @@ async fn drive(
                         Fill::BytesFull => want_drained = true,
                         Fill::WindowFull | Fill::Exhausted => {}
                     }
-                    next_ns = next_ns.min(end_ns);
+                    next_ns = next_ns.min(end_ns + drain_ns);
                 }
                 RoleState::Publisher(p) if p.in_flight() > 0 => {
                     next_ns = end_ns + drain_ns;

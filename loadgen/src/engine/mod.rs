@@ -210,13 +210,14 @@ fn bump(c: &Cell<u64>) {
 
 #[derive(Debug, Default)]
 struct ShardHists {
-    total: [Hist; 3],
-    interval: [Hist; 3],
+    total: [Hist; 4],
+    interval: [Hist; 4],
 }
 
 const E2E: usize = 0;
 const ACK: usize = 1;
 const CONNECT: usize = 2;
+const SEND_LAG: usize = 3;
 
 /// Everything one shard's clients share. One per shard.
 #[derive(Debug)]
@@ -344,20 +345,26 @@ impl ShardState {
         self.record(ACK, latency_ns);
     }
 
+    /// An open-loop message was written `lag_ns` after its intended send time.
+    fn record_send_lag(&self, lag_ns: u64) {
+        self.record(SEND_LAG, lag_ns);
+    }
+
     fn take_interval(&self, index: u32) -> Interval {
         let mut h = self.hists.borrow_mut();
-        let [e2e, ack, connect] = std::mem::take(&mut h.interval);
+        let [e2e, ack, connect, send_lag] = std::mem::take(&mut h.interval);
         Interval {
             index,
             counters: self.counters.snapshot(),
             e2e,
             ack,
             connect,
+            send_lag,
         }
     }
 
     fn final_report(&self) -> FinalReport {
-        let [e2e, ack, connect] = std::mem::take(&mut self.hists.borrow_mut().total);
+        let [e2e, ack, connect, send_lag] = std::mem::take(&mut self.hists.borrow_mut().total);
         let mut publishers = self.publishers.take();
         publishers.sort_by_key(|p| p.id);
         FinalReport {
@@ -365,6 +372,7 @@ impl ShardState {
             e2e,
             ack,
             connect,
+            send_lag,
             publishers,
             receptions: self
                 .receptions

@@ -143,8 +143,15 @@ impl PublisherState {
 
     /// Appends every message due at `now_ns` that the window allows to `out`; `queued`
     /// is what the socket still holds unsent (QoS 0 bound). Returns why it stopped and
-    /// how many it appended.
-    pub fn fill(&mut self, out: &mut BytesMut, now_ns: u64, queued: usize) -> (Fill, u64) {
+    /// how many it appended; `on_late` gets, for each open-loop message, how late it is
+    /// (ns from its intended time to `now_ns`).
+    pub fn fill(
+        &mut self,
+        out: &mut BytesMut,
+        now_ns: u64,
+        queued: usize,
+        mut on_late: impl FnMut(u64),
+    ) -> (Fill, u64) {
         let mut appended = 0;
         loop {
             if self.exhausted(now_ns) {
@@ -189,6 +196,9 @@ impl PublisherState {
                 intended_ns,
             };
             self.template.append(out, packet_id, &header);
+            if self.pacer.is_some() {
+                on_late(now_ns - intended_ns);
+            }
             self.next_seq += 1;
             appended += 1;
         }
@@ -315,10 +325,15 @@ mod tests {
         // 1000/s: one message per ms from t=0.
         let mut p = publisher(QoS::AtMostOnce, Some(Pacer::new(0, 1000.0, 1, 0)), 100, 10);
         let mut out = BytesMut::new();
-        assert_eq!(p.fill(&mut out, 2 * MS, 0), (Fill::Due(3 * MS), 3));
+        assert_eq!(p.fill(&mut out, 2 * MS, 0, |_| {}), (Fill::Due(3 * MS), 3));
         out.clear();
         // Late by 10 ms: the backlog goes out at once, with its original intended times.
-        assert_eq!(p.fill(&mut out, 13 * MS, 0), (Fill::Due(14 * MS), 11));
+        let mut lates = Vec::new();
+        assert_eq!(
+            p.fill(&mut out, 13 * MS, 0, |l| lates.push(l / MS)),
+            (Fill::Due(14 * MS), 11)
+        );
+        assert_eq!(lates, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
         assert_eq!(p.sent(), 14);
     }
 
@@ -326,7 +341,7 @@ mod tests {
     fn qos0_stops_at_the_byte_bound() {
         let mut p = publisher(QoS::AtMostOnce, None, 1000, 10);
         let mut out = BytesMut::new();
-        let (fill, n) = p.fill(&mut out, 0, 900);
+        let (fill, n) = p.fill(&mut out, 0, 900, |_| {});
         assert_eq!(fill, Fill::BytesFull);
         assert!(n >= 1 && out.len() + 900 <= 1000, "{n} {}", out.len());
     }
@@ -335,7 +350,7 @@ mod tests {
     fn qos1_window_and_acks() {
         let mut p = publisher(QoS::AtLeastOnce, None, 1000, 3);
         let mut out = BytesMut::new();
-        assert_eq!(p.fill(&mut out, 0, 0), (Fill::WindowFull, 3));
+        assert_eq!(p.fill(&mut out, 0, 0, |_| {}), (Fill::WindowFull, 3));
         // Out of order: the window frees only when the oldest is acked.
         assert!(matches!(
             p.on_puback(id(2), true, 5),
@@ -350,7 +365,7 @@ mod tests {
         p.on_puback(id(1), true, 6);
         assert_eq!(p.in_flight(), 1);
         p.on_puback(id(3), false, 7); // refused: not acked
-        assert_eq!(p.fill(&mut out, 8, 0), (Fill::WindowFull, 3));
+        assert_eq!(p.fill(&mut out, 8, 0, |_| {}), (Fill::WindowFull, 3));
         let r = p.report(10);
         assert_eq!(r.sent, 6);
         assert_eq!(r.acked.ranges(), vec![(0, 2)]);
@@ -360,7 +375,7 @@ mod tests {
     fn qos2_flow() {
         let mut p = publisher(QoS::ExactlyOnce, None, 2, 10);
         let mut out = BytesMut::new();
-        assert_eq!(p.fill(&mut out, 0, 0), (Fill::Exhausted, 2));
+        assert_eq!(p.fill(&mut out, 0, 0, |_| {}), (Fill::Exhausted, 2));
         assert_eq!(p.on_pubcomp(id(1), 1), AckOutcome::Unexpected); // before PUBREC
         assert_eq!(p.on_pubrec(id(1), true, 1), AckOutcome::Release(id(1)));
         assert_eq!(p.on_puback(id(1), true, 1), AckOutcome::Unexpected); // wrong QoS
@@ -384,7 +399,7 @@ mod tests {
         let mut acked = 0u64;
         while acked < 140_000 {
             out.clear();
-            p.fill(&mut out, 0, 0);
+            p.fill(&mut out, 0, 0, |_| {});
             let pid = (acked % 65535 + 1) as u16;
             assert!(
                 matches!(p.on_puback(id(pid), true, 1), AckOutcome::Finished { .. }),
@@ -405,7 +420,7 @@ mod tests {
             1,
         );
         let mut out = BytesMut::new();
-        assert_eq!(p.fill(&mut out, 500 * MS, 0), (Fill::WindowFull, 1));
+        assert_eq!(p.fill(&mut out, 500 * MS, 0, |_| {}), (Fill::WindowFull, 1));
         assert!(!p.exhausted(2000 * MS));
         let r = p.report(2000 * MS);
         assert_eq!((r.sent, r.backlog), (1, 999));
