@@ -5,7 +5,7 @@
 //! Map: `cli` (flags -> `Plan`), `engine` (the clients on the shard runtime: `client`
 //! tasks, `conn` I/O, `publisher` / `subscriber` state, pure), `coordinator` (start, progress,
 //! drain, result), `worker` (`--procs` child processes), `merger` and `report` (events and
-//! their merge), `summary` (the JSON line), `hdrlog`, and the pure helpers `pacing`,
+//! their merge), `merge` (results of several hosts), `summary` (the JSON line), `hdrlog`, and the pure helpers `pacing`,
 //! `payload`, `seq`, `iprange`, `hist`, `clock`, `limits`.
 
 mod cli;
@@ -16,6 +16,7 @@ mod hdrlog;
 mod hist;
 mod iprange;
 mod limits;
+mod merge;
 mod merger;
 mod pacing;
 mod payload;
@@ -29,6 +30,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("merge") {
+        return merge::run(std::env::args().skip(2));
+    }
     let args = cli::Args::parse();
     let plan = match cli::Plan::from_args(&args) {
         Ok(plan) => plan,

@@ -281,3 +281,66 @@ fn unsupported_and_bad_flags_are_refused() {
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn merge_adds_up_runs_from_several_hosts() {
+    // Two runs stand for two hosts; merge sums their counts and recomputes percentiles
+    // from their interval logs.
+    let broker = Broker::start();
+    let scratch = Scratch::new("merge");
+    let mut json_args = Vec::new();
+    for (i, prefix) in ["h1", "h2"].iter().enumerate() {
+        let hlog = scratch.0.join(format!("{prefix}.hlog"));
+        let run = loadgen(
+            &broker,
+            &[
+                "pairs",
+                "--pairs",
+                "3",
+                "--qos",
+                "1",
+                "--count",
+                "60",
+                "--rate",
+                "300",
+                "--client-prefix",
+                prefix,
+                "--topic-prefix",
+                prefix,
+                "--hdr-log",
+                hlog.to_str().unwrap(),
+            ],
+        );
+        run.assert_every_message_delivered(60);
+        let json = scratch.0.join(format!("{prefix}.json"));
+        std::fs::write(&json, run.json.to_string()).unwrap();
+        json_args.push(("--json", json, i));
+        json_args.push(("--hlog", hlog, i));
+    }
+    let merged_log = scratch.0.join("all.hlog");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("merge")
+        .args(
+            json_args
+                .iter()
+                .flat_map(|(flag, path, _)| [flag.into(), path.clone().into_os_string()]),
+        )
+        .arg("--hdr-log")
+        .arg(&merged_log)
+        .output()
+        .expect("loadgen merge");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(v["merged_from"], 2);
+    assert_eq!(v["sent"], 120);
+    assert_eq!(v["received"], 120);
+    assert_eq!(v["lost"], 0);
+    assert_eq!(v["connections"]["established"], 12);
+    assert_eq!(v["latency_us"]["count"], 120);
+    assert_eq!(v["ack_latency_us"]["count"], 120);
+    assert!(merged_log.exists());
+}
