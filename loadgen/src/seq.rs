@@ -73,7 +73,7 @@ impl SeqSet {
         let mut seq = start.max(self.base);
         while seq < end {
             let idx = seq - self.base;
-            if idx % WORD_BITS == 0 && seq + WORD_BITS <= end {
+            if idx.is_multiple_of(WORD_BITS) && seq + WORD_BITS <= end {
                 // A whole aligned word inside the range.
                 let word = (idx / WORD_BITS) as usize;
                 if word >= self.words.len() {
