@@ -6,6 +6,7 @@
 //! ```text
 //! cargo build --release -p coremq -p loadgen
 //! cargo run --release -p bench-harness -- compare --brokers coremq,mosquitto --suite standard
+//! cargo run --release -p bench-harness -- icount     # instructions per codec/index operation
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,19 @@ enum Commands {
     Compare(Box<CompareArgs>),
     /// Lists the suites and their scenarios.
     Suites,
+    /// Instructions per operation of the codec and index micro-benchmarks, under
+    /// valgrind's callgrind (deterministic where wall time is noisy).
+    Icount {
+        /// Operations per measurement (the difference of N and 2N cancels set-up).
+        #[arg(long, default_value_t = 2000)]
+        iterations: u64,
+        /// Only these cases, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Runs one icount case N times (what `icount` runs under callgrind).
+    #[command(hide = true)]
+    IcountRun { case: String, iterations: u64 },
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +97,16 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Commands::Icount { iterations, only } => icount(iterations, &only),
+        Commands::IcountRun { case, iterations } => {
+            match bench_harness::icount::run_case(&case, iterations) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("bench-harness: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Commands::Compare(args) => match compare_options(*args).and_then(|o| compare::run(&o)) {
             Ok(report) => {
                 println!("{}", report.display());
@@ -94,6 +118,31 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Prints a markdown table of instructions per operation.
+fn icount(iterations: u64, only: &[String]) -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("bench-harness: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("| case | instructions per operation | what |\n|---|---:|---|");
+    for (case, about) in bench_harness::icount::CASES {
+        if !only.is_empty() && !only.iter().any(|o| o == case) {
+            continue;
+        }
+        match bench_harness::icount::measure(&exe, case, iterations) {
+            Ok(per_op) => println!("| {case} | {per_op:.0} | {about} |"),
+            Err(e) => {
+                eprintln!("bench-harness: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn compare_options(args: CompareArgs) -> Result<Options, String> {
