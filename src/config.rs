@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::broker::delayed::{DelayedLimits, DELAY_SECS_MAX};
 use crate::broker::session::SessionLimits;
 use crate::broker::shared_strategy::SharedStrategy;
 use crate::broker::topic_alias::OutboundAliasPolicy;
@@ -61,6 +62,8 @@ pub struct Config {
     pub server_keep_alive_secs: Option<u16>,
     /// Sends clients to another server (MQTT 5.0 §4.11); `None`: never.
     pub redirect: Option<Redirect>,
+    /// Bounds of delayed publish (`[delayed]`).
+    pub delayed: DelayedLimits,
     /// Response Information for 5.0 clients that request it.
     pub response_information: Option<String>,
     /// Seconds between publications of the `$SYS` tree (0: never).
@@ -152,6 +155,7 @@ impl Default for Config {
             topic_alias_outbound: OutboundAliasPolicy::default(),
             topic_alias_outbound_max: TOPIC_ALIAS_OUTBOUND_MAX_DEFAULT,
             redirect: None,
+            delayed: DelayedLimits::default(),
             shared_strategy: SharedStrategy::default(),
             auth: AuthConfig::default(),
         }
@@ -200,6 +204,15 @@ struct FileConfig {
     response_information: Option<Spanned<String>>,
     topic_alias_outbound: Option<Spanned<String>>,
     redirect: Option<Spanned<FileRedirect>>,
+    #[serde(default)]
+    delayed: FileDelayed,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDelayed {
+    max_delay_secs: Option<Spanned<u32>>,
+    max_messages_per_shard: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,6 +458,22 @@ impl Config {
                 connect,
                 on_shutdown: redirect.on_shutdown,
             });
+        }
+        if let Some(secs) = file.delayed.max_delay_secs {
+            if !(1..=DELAY_SECS_MAX).contains(secs.get_ref()) {
+                return Err(error(
+                    Some(secs.span()),
+                    format!(
+                        "max_delay_secs = {} is out of range; use 1..={DELAY_SECS_MAX} (about 49.7 days, EMQX's limit)",
+                        secs.get_ref()
+                    ),
+                ));
+            }
+            config.delayed.max_delay_secs = secs.into_inner();
+        }
+        if let Some(n) = file.delayed.max_messages_per_shard {
+            // 0 is allowed: it turns delayed publish off (every one is refused with 0x97).
+            config.delayed.shard_messages_max = n.into_inner();
         }
         config.server_keep_alive_secs = file.limits.server_keep_alive_secs;
         if let Some(info) = file.response_information {
@@ -735,6 +764,24 @@ mod tests {
         );
         let e = error_of("[auth]\nallow_anonymous = \"no\"\n");
         assert!(e.starts_with("coremq.toml:2:19: "), "{e}");
+    }
+
+    #[test]
+    fn delayed_bounds_are_read_and_checked() {
+        let config =
+            parse("[delayed]\nmax_delay_secs = 3600\nmax_messages_per_shard = 10\n").unwrap();
+        assert_eq!(
+            config.delayed,
+            DelayedLimits {
+                max_delay_secs: 3600,
+                shard_messages_max: 10
+            }
+        );
+        let e = error_of("[delayed]\nmax_delay_secs = 0\n");
+        assert!(
+            e.starts_with("coremq.toml:2:18: max_delay_secs = 0 is out of range; use 1..=4294967"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -228,6 +228,7 @@ fn main() -> ExitCode {
         topic_alias_outbound: config.topic_alias_outbound,
         topic_alias_outbound_max: config.topic_alias_outbound_max,
         redirect: config.redirect.clone(),
+        delayed: config.delayed,
         response_information: config
             .response_information
             .as_deref()

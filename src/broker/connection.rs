@@ -48,6 +48,8 @@ pub struct ConnectionSettings {
     pub topic_alias_outbound: super::topic_alias::OutboundAliasPolicy,
     /// Topic Aliases the broker gives per connection at most.
     pub topic_alias_outbound_max: u16,
+    /// Bounds of delayed publish (`$delayed/{secs}/{topic}`).
+    pub delayed: super::delayed::DelayedLimits,
     /// Where clients are sent instead (MQTT 5.0 §4.11), if anywhere.
     pub redirect: Option<crate::config::Redirect>,
     /// Server Keep Alive: the keep alive every 5.0 client must use instead of its own

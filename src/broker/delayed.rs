@@ -32,6 +32,63 @@ pub enum Delayed {
     Invalid(&'static str),
 }
 
+/// The bounds of delayed publish on every shard (`[delayed]` in the configuration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayedLimits {
+    /// Longest delay accepted, seconds (at most [`DELAY_SECS_MAX`]).
+    pub max_delay_secs: u32,
+    /// Messages waiting on one shard at most.
+    pub shard_messages_max: usize,
+}
+
+impl Default for DelayedLimits {
+    fn default() -> Self {
+        DelayedLimits {
+            max_delay_secs: DELAY_SECS_MAX,
+            shard_messages_max: DELAYED_MESSAGES_MAX_PER_SHARD,
+        }
+    }
+}
+
+/// Why a delayed publish is refused, with the reason code a 5.0 publisher gets on its
+/// PUBACK or PUBREC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayedRefusal {
+    /// 0x90 Topic Name invalid (the `$delayed/` form or its delay), or 0x97 Quota
+    /// exceeded (too many waiting).
+    pub reason_code: crate::protocol::ReasonCode,
+    /// For the Reason String and the log.
+    pub why: &'static str,
+}
+
+/// Whether a PUBLISH to `topic` must be refused as a delayed publish, given `limits` and
+/// the messages `waiting` on this shard; `None` for an ordinary topic or a delayed publish
+/// that will be held.
+pub fn delayed_refusal(
+    topic: &str,
+    limits: DelayedLimits,
+    waiting: usize,
+) -> Option<DelayedRefusal> {
+    use crate::protocol::ReasonCode;
+    match parse_delayed(topic)? {
+        Delayed::Invalid(why) => Some(DelayedRefusal {
+            reason_code: ReasonCode::TopicNameInvalid,
+            why,
+        }),
+        Delayed::After { delay_secs, .. } if delay_secs > limits.max_delay_secs => {
+            Some(DelayedRefusal {
+                reason_code: ReasonCode::TopicNameInvalid,
+                why: "the delay is longer than this broker's [delayed] max_delay_secs",
+            })
+        }
+        Delayed::After { .. } if waiting >= limits.shard_messages_max => Some(DelayedRefusal {
+            reason_code: ReasonCode::QuotaExceeded,
+            why: "too many delayed publishes wait on this shard ([delayed] max_messages)",
+        }),
+        Delayed::After { .. } => None,
+    }
+}
+
 /// Reads a delayed-publish topic; `None` when `topic` is an ordinary topic.
 pub fn parse_delayed(topic: &str) -> Option<Delayed> {
     let rest = topic.strip_prefix(DELAYED_PREFIX)?;
@@ -96,33 +153,33 @@ impl DelayedStore {
 impl ShardBroker {
     /// Routes a message a client published, or holds it when its topic asks for a delay.
     pub(super) fn route_or_delay(&self, message: Message, publisher: SessionKey) {
-        let (delay_secs, topic) = match parse_delayed(message.topic.as_str()) {
-            None => return self.route(message, Some(publisher)),
-            Some(Delayed::Invalid(why)) => {
-                tracing::info!(
-                    topic = message.topic.as_str(),
-                    "delayed publish dropped: {why}"
-                );
-                return;
-            }
-            Some(Delayed::After { delay_secs, topic }) => (delay_secs, topic),
+        let limits = self.settings.delayed;
+        let waiting = self.state.borrow().delayed.len();
+        // A 5.0 QoS 1/2 publisher was already refused with a reason code (packets.rs);
+        // what gets here refused is QoS 0 or 3.x, which have no way to say why.
+        if let Some(refusal) = delayed_refusal(message.topic.as_str(), limits, waiting) {
+            self.counters.publish_dropped.incr();
+            tracing::info!(
+                topic = message.topic.as_str(),
+                "delayed publish dropped: {}",
+                refusal.why
+            );
+            return;
+        }
+        let Some(Delayed::After { delay_secs, topic }) = parse_delayed(message.topic.as_str())
+        else {
+            return self.route(message, Some(publisher));
         };
         let message = Message { topic, ..message }.detached();
         let id = self
             .state
             .borrow_mut()
             .delayed
-            .insert(message, DELAYED_MESSAGES_MAX_PER_SHARD);
-        match id {
-            Some(id) => {
-                let delay = Duration::from_secs(u64::from(delay_secs));
-                self.timers
-                    .insert_after(delay, Deadline::DelayedPublish(id));
-            }
-            None => tracing::warn!(
-                max = DELAYED_MESSAGES_MAX_PER_SHARD,
-                "delayed publish dropped: too many waiting on this shard"
-            ),
+            .insert(message, limits.shard_messages_max);
+        if let Some(id) = id {
+            let delay = Duration::from_secs(u64::from(delay_secs));
+            self.timers
+                .insert_after(delay, Deadline::DelayedPublish(id));
         }
     }
 
@@ -166,6 +223,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn refusals_carry_the_reason_code_a_v5_publisher_gets() {
+        use crate::protocol::ReasonCode;
+        let limits = DelayedLimits {
+            max_delay_secs: 60,
+            shard_messages_max: 2,
+        };
+        assert_eq!(delayed_refusal("sensors/t", limits, 99), None);
+        assert_eq!(delayed_refusal("$delayed/60/t", limits, 1), None);
+        let code = |topic, waiting| delayed_refusal(topic, limits, waiting).map(|r| r.reason_code);
+        assert_eq!(code("$delayed/x/t", 0), Some(ReasonCode::TopicNameInvalid));
+        assert_eq!(code("$delayed/61/t", 0), Some(ReasonCode::TopicNameInvalid));
+        assert_eq!(code("$delayed/5/t", 2), Some(ReasonCode::QuotaExceeded));
     }
 
     #[test]

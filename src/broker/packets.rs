@@ -80,6 +80,38 @@ impl ShardBroker {
                         ),
                     );
                 }
+                // A delayed publish this broker will not hold: a 5.0 QoS 1/2 publisher is
+                // told so on its acknowledgement (0x90 / 0x97) and nothing is routed.
+                if let (true, Some(packet_id)) = (
+                    control.version().is_some_and(|v| v.is_v5()),
+                    publish.packet_id,
+                ) {
+                    let waiting = self.state.borrow().delayed.len();
+                    let refusal = super::delayed::delayed_refusal(
+                        publish.topic.as_str(),
+                        self.settings.delayed,
+                        waiting,
+                    );
+                    if let Some(refusal) = refusal {
+                        tracing::info!(
+                            topic = publish.topic.as_str(),
+                            "delayed publish refused: {}",
+                            refusal.why
+                        );
+                        self.counters.publish_dropped.incr();
+                        let mut ack = crate::protocol::PublishAck::new(packet_id);
+                        ack.reason_code = refusal.reason_code;
+                        ack.properties.reason_string = super::problem::reason_string(refusal.why);
+                        let ack = if publish.qos == crate::protocol::QoS::AtLeastOnce {
+                            Packet::PubAck(ack)
+                        } else {
+                            Packet::PubRec(ack)
+                        };
+                        let queued = control.send(&ack);
+                        self.count_sent(&ack, queued);
+                        return Next::Continue;
+                    }
+                }
                 let mut publish = Some(publish);
                 session_call(&mut |s| {
                     if let Some(publish) = publish.take() {
